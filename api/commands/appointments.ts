@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { subject } from '@casl/ability';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { isWithinSchedule } from '../../shared/scheduling';
+import type { Actor, AppAbility } from '../../shared/permissions';
+import { appointmentViewFromRow } from '../../activities/appointment-view';
+import { booking } from '../../workflows/booking';
+import {
+  AppointmentView, BOOKING_TASK_QUEUE, BookingFailure, bookingWorkflowId, bookUpdate, cancelUpdate, statusQuery,
+} from '../../workflows/booking-api';
+import { SA } from '../../workflows/search-attributes';
+import { decodeCursor, page } from '../http/pagination';
+import { FieldError, problems } from '../http/problem';
+import type { ApiDeps } from '../http/state';
+import { idFromKey } from './idempotency';
+
+export interface BookInput {
+  patientId: string;
+  practitionerId: string;
+  serviceId: string;
+  locationId: string;
+  startsAt: string;
+  roomId?: string;
+  mode: 'IN_PERSON' | 'VIDEO' | 'HOME_VISIT';
+}
+
+/** Everything a booking is checked against, read in one round trip and scoped to the clinic. */
+async function loadBookingFacts(deps: ApiDeps, clinicId: string, b: BookInput) {
+  const [row] = await deps.dataSource.query(
+    `SELECT
+       EXISTS (SELECT 1 FROM patients WHERE clinic_id = $1 AND id = $2) AS patient,
+       (SELECT location_ids FROM practitioners WHERE clinic_id = $1 AND id = $3) AS practitioner_locations,
+       (SELECT json_build_object('durationMinutes', duration_minutes, 'requiresPayment', requires_payment, 'needsRoom', needs_room)
+          FROM services WHERE clinic_id = $1 AND id = $4) AS service,
+       (SELECT timezone FROM locations WHERE clinic_id = $1 AND id = $5) AS location_tz,
+       (SELECT location_id FROM rooms WHERE clinic_id = $1 AND id = $6) AS room_location,
+       (SELECT json_build_object('rules', rules, 'exceptions', exceptions) FROM schedules WHERE clinic_id = $1 AND practitioner_id = $3) AS schedule`,
+    [clinicId, b.patientId, b.practitionerId, b.serviceId, b.locationId, b.roomId ?? null],
+  );
+  return row as {
+    patient: boolean;
+    practitioner_locations: string[] | null;
+    service: { durationMinutes: number; requiresPayment: boolean; needsRoom: boolean } | null;
+    location_tz: string | null;
+    room_location: string | null;
+    schedule: { rules: []; exceptions: [] } | null;
+  };
+}
+
+/** Maps the workflow's typed failures to HTTP problems. */
+function bookingProblem(err: unknown): never {
+  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+  if (cause instanceof ApplicationFailure) {
+    switch (cause.type) {
+      case BookingFailure.SLOT_TAKEN: throw problems.slotTaken();
+      case BookingFailure.FORBIDDEN: throw problems.forbidden();
+      case BookingFailure.NOT_FOUND: throw problems.notFound('Appointment');
+      case BookingFailure.INVALID_REFERENCE: throw problems.unprocessable('invalid-reference', cause.message);
+      case BookingFailure.NOT_CANCELLABLE: throw problems.conflict('not-cancellable', cause.message);
+    }
+  }
+  // An update rejected by the workflow's validator (journey already ended).
+  if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) throw problems.conflict('journey-ended', 'This appointment can no longer be changed');
+  throw err;
+}
+
+export async function bookAppointment(deps: ApiDeps, actor: Actor, ability: AppAbility, input: BookInput, idempotencyKey?: string): Promise<AppointmentView> {
+  const clinicId = actor.clinicId!;
+  if (!ability.can('create', subject('Appointment', { clinicId, patientId: input.patientId, practitionerId: input.practitionerId }))) {
+    throw problems.forbidden('You may not book for this patient');
+  }
+  const facts = await loadBookingFacts(deps, clinicId, input);
+  const missing: FieldError[] = [
+    ...(facts.patient ? [] : [{ field: 'body.patientId', message: 'unknown patient' }]),
+    ...(facts.practitioner_locations ? [] : [{ field: 'body.practitionerId', message: 'unknown practitioner' }]),
+    ...(facts.service ? [] : [{ field: 'body.serviceId', message: 'unknown service' }]),
+    ...(facts.location_tz ? [] : [{ field: 'body.locationId', message: 'unknown location' }]),
+    ...(input.roomId && !facts.room_location ? [{ field: 'body.roomId', message: 'unknown room' }] : []),
+  ];
+  if (missing.length) throw problems.unprocessable('unknown-reference', 'The booking names resources this clinic does not have', missing);
+  const service = facts.service!;
+  if (!facts.practitioner_locations!.includes(input.locationId)) {
+    throw problems.unprocessable('practitioner-not-at-location', 'The practitioner does not work at this location', [{ field: 'body.locationId', message: 'practitioner not assigned here' }]);
+  }
+  if (input.roomId && facts.room_location !== input.locationId) {
+    throw problems.unprocessable('room-not-at-location', 'The room is at another location', [{ field: 'body.roomId', message: 'room is at another location' }]);
+  }
+  if (service.needsRoom && !input.roomId) throw problems.unprocessable('room-required', 'This service needs a room', [{ field: 'body.roomId', message: 'required for this service' }]);
+
+  const startsAt = new Date(input.startsAt);
+  const endsAt = new Date(startsAt.getTime() + service.durationMinutes * 60_000);
+  if (startsAt.getTime() <= Date.now()) throw problems.unprocessable('in-the-past', 'startsAt must be in the future', [{ field: 'body.startsAt', message: 'must be in the future' }]);
+  const schedule = { rules: facts.schedule?.rules ?? [], exceptions: facts.schedule?.exceptions ?? [], timezone: facts.location_tz!, locationId: input.locationId };
+  if (!isWithinSchedule(schedule, { startsAt, endsAt })) {
+    throw problems.unprocessable('outside-schedule', "The time is outside the practitioner's schedule at this location", [{ field: 'body.startsAt', message: 'outside working hours' }]);
+  }
+
+  const appointmentId = idempotencyKey ? idFromKey(actor.userId, idempotencyKey) : randomUUID();
+  const workflowId = bookingWorkflowId(appointmentId);
+  const start = new WithStartWorkflowOperation(booking, {
+    workflowId,
+    taskQueue: BOOKING_TASK_QUEUE,
+    args: [{ appointmentId, clinicId }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [
+      { key: SA.ClinicId, value: clinicId },
+      { key: SA.PatientId, value: input.patientId },
+      { key: SA.PractitionerId, value: input.practitionerId },
+      { key: SA.AppointmentId, value: appointmentId },
+      { key: SA.JourneyKind, value: 'booking' },
+    ],
+  });
+  deps.metrics.workflowStarts.inc({ workflow: 'booking' });
+  try {
+    return await deps.temporal.workflow.executeUpdateWithStart(bookUpdate, {
+      args: [{
+        actorUserId: actor.userId, patientId: input.patientId, practitionerId: input.practitionerId, serviceId: input.serviceId,
+        locationId: input.locationId, roomId: input.roomId ?? null, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString(),
+        mode: input.mode, requiresPayment: service.requiresPayment,
+      }],
+      startWorkflowOperation: start,
+    });
+  } catch (err) {
+    return bookingProblem(err);
+  }
+}
+
+/** Reads all of the clinic's appointments, or only the actor's own (PATIENT). */
+const readsAllAppointments = (ability: AppAbility, clinicId: string) =>
+  ability.can('read', subject('Appointment', { clinicId, patientId: '', practitionerId: '' }));
+
+async function loadReadable(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string) {
+  const [row] = await deps.dataSource.query(`SELECT * FROM appointments WHERE clinic_id = $1 AND id = $2`, [actor.clinicId, id]);
+  const view = row ? appointmentViewFromRow(row) : null;
+  if (!view || !ability.can('read', subject('Appointment', view))) throw problems.notFound('Appointment');
+  return view;
+}
+
+export interface ListQuery { from?: string; to?: string; practitionerId?: string; patientId?: string; status?: string; limit: number; cursor?: string }
+
+export async function listAppointments(deps: ApiDeps, actor: Actor, ability: AppAbility, q: ListQuery) {
+  const cursor = decodeCursor(q.cursor);
+  const ownOnly = !readsAllAppointments(ability, actor.clinicId!);
+  const rows: Record<string, unknown>[] = await deps.dataSource.query(
+    `SELECT * FROM appointments
+     WHERE clinic_id = $1
+       AND ($2::timestamptz IS NULL OR starts_at >= $2) AND ($3::timestamptz IS NULL OR starts_at < $3)
+       AND ($4::uuid IS NULL OR practitioner_id = $4) AND ($5::uuid IS NULL OR patient_id = $5)
+       AND ($6::text IS NULL OR status = $6)
+       AND ($7::uuid[] IS NULL OR patient_id = ANY ($7))
+       AND ($8::timestamptz IS NULL OR (starts_at, id) > ($8, $9::uuid))
+     ORDER BY starts_at, id LIMIT $10`,
+    [actor.clinicId, q.from ?? null, q.to ?? null, q.practitionerId ?? null, q.patientId ?? null, q.status ?? null,
+      ownOnly ? actor.patientIds : null, cursor?.k ?? null, cursor?.id ?? null, q.limit + 1],
+  );
+  return page(rows.map(appointmentViewFromRow), q.limit, (a) => ({ k: a.startsAt, id: a.id }));
+}
+
+export async function getAppointment(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string) {
+  const appointment = await loadReadable(deps, actor, ability, id);
+  const handle = deps.temporal.workflow.getHandle(appointment.workflowId);
+  // The query needs a worker; a slow or absent one must not stall a read.
+  const journey = await deps.temporal.withDeadline(Date.now() + 2000, () => handle.query(statusQuery)).catch(() => null);
+  return {
+    ...appointment,
+    workflow: {
+      id: appointment.workflowId,
+      phase: journey?.phase ?? 'UNKNOWN',
+      uiUrl: `${deps.config.TEMPORAL_UI_URL}/namespaces/${deps.config.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(appointment.workflowId)}`,
+    },
+  };
+}
+
+export async function cancelAppointment(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string, reason: string): Promise<AppointmentView> {
+  const appointment = await loadReadable(deps, actor, ability, id);
+  if (!ability.can('cancel', subject('Appointment', appointment))) throw problems.forbidden('You may not cancel this appointment');
+  if (appointment.status === 'CANCELLED') throw problems.conflict('not-cancellable', 'Appointment is already cancelled');
+  try {
+    return await deps.temporal.workflow.getHandle(appointment.workflowId).executeUpdate(cancelUpdate, { args: [{ actorUserId: actor.userId, reason }] });
+  } catch (err) {
+    return bookingProblem(err);
+  }
+}

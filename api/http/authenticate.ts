@@ -1,0 +1,66 @@
+import { subject } from '@casl/ability';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { loadAbility } from '../../shared/actor';
+import { verifyAccessToken } from '../../shared/auth/tokens';
+import { problems } from './problem';
+import type { ApiDeps, AuthState } from './state';
+
+export function tokenSettings(deps: ApiDeps) {
+  const c = deps.config;
+  return { secret: c.JWT_SECRET, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, ttlSeconds: c.JWT_ACCESS_TTL_SECONDS };
+}
+
+export function authenticate(deps: ApiDeps, ctx: Context): AuthState {
+  const header = ctx.get('authorization');
+  const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header);
+  if (!match) throw problems.unauthorized();
+  try {
+    const claims = verifyAccessToken(tokenSettings(deps), match[1]);
+    return { userId: claims.sub, sessionId: claims.sid, defaultClinicId: claims.clinic_id ?? null };
+  } catch {
+    throw problems.unauthorized('The bearer token is invalid or expired');
+  }
+}
+
+const isUuid = (v: string) => z.uuid().safeParse(v).success;
+
+/**
+ * The clinic a request acts in, first match wins (SPEC §4): X-Clinic-ID header, clinicId query,
+ * {slug}.<APP_BASE_HOST> subdomain, the token's default clinic. Returns a clinic id or a slug.
+ */
+export function requestedClinic(deps: ApiDeps, ctx: Context, auth: AuthState): { id?: string; slug?: string } | null {
+  const header = ctx.get('x-clinic-id').trim();
+  if (header) return isUuid(header) ? { id: header } : { slug: header };
+  const query = ctx.query.clinicId;
+  if (typeof query === 'string' && query) return isUuid(query) ? { id: query } : { slug: query };
+  const base = deps.config.APP_BASE_HOST.toLowerCase();
+  const host = ctx.hostname.toLowerCase();
+  if (host.endsWith(`.${base}`)) {
+    const sub = host.slice(0, -(base.length + 1));
+    if (sub && !sub.includes('.')) return { slug: sub };
+  }
+  return auth.defaultClinicId ? { id: auth.defaultClinicId } : null;
+}
+
+/** Resolves the clinic to an id and the actor's roles in it; unknown or foreign clinic is 403. */
+export async function enterClinic(deps: ApiDeps, auth: AuthState, wanted: { id?: string; slug?: string } | null) {
+  if (!wanted) throw problems.forbidden('No clinic context: send X-Clinic-ID');
+  const clinicId = await resolveClinicId(deps, wanted);
+  const { actor, ability } = await loadAbility(deps.dataSource, auth.userId, clinicId);
+  if (!clinicId || actor.roles.length === 0 || !ability.can('read', subject('Clinic', { id: clinicId, clinicId }))) {
+    throw problems.forbidden('You have no access to this clinic');
+  }
+  return { actor, ability };
+}
+
+async function resolveClinicId(deps: ApiDeps, wanted: { id?: string; slug?: string }): Promise<string | null> {
+  const key = wanted.id ? `clinic:id:${wanted.id}` : `clinic:slug:${wanted.slug}`;
+  return deps.cache.getOrLoad('clinic-ref', key, 300, async () => {
+    const rows = await deps.dataSource.query(
+      wanted.id ? 'SELECT id FROM clinics WHERE id = $1' : 'SELECT id FROM clinics WHERE slug = $1',
+      [wanted.id ?? wanted.slug],
+    );
+    return (rows[0]?.id as string | undefined) ?? null;
+  });
+}

@@ -1,0 +1,64 @@
+import type { Context } from 'koa';
+import { z, ZodType } from 'zod';
+import type { Action, Actor, AppAbility, SubjectName } from '../../shared/permissions';
+import type { ApiDeps, ApiState, AuthState } from './state';
+
+/**
+ * Who may call a route:
+ * - public: anyone;
+ * - user: a signed-in user, no clinic needed;
+ * - clinic: a signed-in user acting in the clinic resolved from the request (SPEC §4);
+ * - clinic-param: like clinic, with the clinic named by the `:id` path parameter.
+ */
+export type Access = 'public' | 'user' | 'clinic' | 'clinic-param';
+
+export interface ResponseSpec {
+  description: string;
+  schema?: ZodType;
+}
+
+export interface HandlerInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  deps: ApiDeps;
+  ctx: Context & { state: ApiState };
+  auth: AuthState;
+  actor: Actor;
+  ability: AppAbility;
+}
+
+export interface HandlerResult {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteDef<P = any, Q = any, B = any> {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  path: string;
+  summary: string;
+  tags: string[];
+  access: Access;
+  /**
+   * The one authorize call: may this actor ever do `action` on `subject` in this clinic?
+   * Record-level conditions (own clinic, own appointments) are checked by the command.
+   * `null` is allowed only for public routes and the caller's own account.
+   */
+  permission: [Action, SubjectName] | null;
+  params?: ZodType<P>;
+  query?: ZodType<Q>;
+  body?: ZodType<B>;
+  /** Accepts an Idempotency-Key header (journey-creating POSTs). */
+  idempotent?: boolean;
+  responses: Record<number, ResponseSpec>;
+  handler: (input: HandlerInput<P, Q, B>) => Promise<HandlerResult>;
+}
+
+/** Identity helper that keeps P/Q/B inferred from the schemas. */
+export function route<P = undefined, Q = undefined, B = undefined>(def: RouteDef<P, Q, B>): RouteDef<P, Q, B> {
+  return def;
+}
+
+export const uuidParam = z.object({ id: z.uuid() });
+export type IdParam = z.infer<typeof uuidParam>;

@@ -1,0 +1,34 @@
+import type { DataSource } from 'typeorm';
+import type { Client } from '@temporalio/client';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Actor, AppAbility } from '../../shared/permissions';
+import type { Config } from '../../shared/config';
+import type { Cache } from '../../shared/cache';
+import type { Metrics } from './metrics';
+
+/** Everything the API needs, built once per process and handed to routes. */
+export interface ApiDeps {
+  config: Config;
+  dataSource: DataSource;
+  redis: Redis;
+  temporal: Client;
+  cache: Cache;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export interface AuthState {
+  userId: string;
+  sessionId: string;
+  defaultClinicId: string | null;
+}
+
+/** Koa state, filled by middleware in order: request id → auth → clinic context. */
+export interface ApiState {
+  requestId: string;
+  log: Logger;
+  auth?: AuthState;
+  actor?: Actor;
+  ability?: AppAbility;
+}

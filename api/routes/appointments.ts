@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { APPOINTMENT_STATUSES } from '../../entities';
+import { paginationQuery } from '../http/pagination';
+import { route, uuidParam } from '../http/route';
+import { bookAppointment, cancelAppointment, getAppointment, listAppointments } from '../commands/appointments';
+import { withIdempotency } from '../commands/idempotency';
+import { isoInstant, listOf } from './schemas';
+
+const appointmentSchema = z.object({
+  id: z.uuid(), clinicId: z.uuid(), locationId: z.uuid(), patientId: z.uuid(), practitionerId: z.uuid(), roomId: z.uuid().nullable(),
+  serviceId: z.uuid(), startsAt: z.string(), endsAt: z.string(), mode: z.string(), status: z.enum(APPOINTMENT_STATUSES),
+  seriesId: z.uuid().nullable(), workflowId: z.string(), version: z.number(), createdAt: z.string(), updatedAt: z.string(),
+});
+const withWorkflow = appointmentSchema.extend({ workflow: z.object({ id: z.string(), phase: z.string(), uiUrl: z.string() }) });
+
+export const appointmentRoutes = [
+  route({
+    method: 'post', path: '/api/v1/appointments', summary: 'Book an appointment (starts the booking journey)', tags: ['appointments'],
+    access: 'clinic', permission: ['create', 'Appointment'], idempotent: true,
+    body: z.object({
+      patientId: z.uuid(), practitionerId: z.uuid(), serviceId: z.uuid(), locationId: z.uuid(),
+      startsAt: isoInstant, roomId: z.uuid().optional(), mode: z.enum(['IN_PERSON', 'VIDEO', 'HOME_VISIT']).default('IN_PERSON'),
+    }).strict(),
+    responses: {
+      201: { description: 'Booked', schema: appointmentSchema },
+      409: { description: 'Slot taken (type …/slot-taken), or the same Idempotency-Key is still running' },
+      422: { description: 'Outside the schedule, unknown resources, in the past, or an Idempotency-Key reused with another body' },
+    },
+    handler: async ({ body, deps, ctx, actor, ability }) => {
+      const key = ctx.get('idempotency-key') || undefined;
+      return withIdempotency(deps, actor.userId, key, { clinicId: actor.clinicId, body },
+        async () => ({ status: 201, body: await bookAppointment(deps, actor, ability, body, key) }));
+    },
+  }),
+  route({
+    method: 'get', path: '/api/v1/appointments', summary: 'Appointments by time range, practitioner, patient, status', tags: ['appointments'],
+    access: 'clinic', permission: ['read', 'Appointment'],
+    query: z.object({
+      from: isoInstant.optional(), to: isoInstant.optional(), practitionerId: z.uuid().optional(), patientId: z.uuid().optional(),
+      status: z.enum(APPOINTMENT_STATUSES).optional(), ...paginationQuery,
+    }),
+    responses: { 200: { description: 'A page of appointments', schema: listOf(appointmentSchema) } },
+    handler: async ({ query, deps, actor, ability }) => ({ body: await listAppointments(deps, actor, ability, query) }),
+  }),
+  route({
+    method: 'get', path: '/api/v1/appointments/:id', summary: 'One appointment with its journey status', tags: ['appointments'],
+    access: 'clinic', permission: ['read', 'Appointment'], params: uuidParam,
+    responses: { 200: { description: 'The appointment', schema: withWorkflow } },
+    handler: async ({ params, deps, actor, ability }) => ({ body: await getAppointment(deps, actor, ability, params.id) }),
+  }),
+  route({
+    method: 'post', path: '/api/v1/appointments/:id/cancel', summary: 'Cancel an appointment (frees the slot)', tags: ['appointments'],
+    access: 'clinic', permission: ['cancel', 'Appointment'], params: uuidParam,
+    body: z.object({ reason: z.string().trim().min(1).max(500) }).strict(),
+    responses: { 200: { description: 'Cancelled', schema: appointmentSchema }, 409: { description: 'Already cancelled or ended' } },
+    handler: async ({ params, body, deps, actor, ability }) => ({ body: await cancelAppointment(deps, actor, ability, params.id, body.reason) }),
+  }),
+];

@@ -1,0 +1,78 @@
+import { subject } from '@casl/ability';
+import { z } from 'zod';
+import { Clinic } from '../../entities';
+import { PG, pgCode } from '../../shared/db/pg-errors';
+import { problems } from '../http/problem';
+import { route, uuidParam } from '../http/route';
+import { ianaTimezone, listOf, name, slug } from './schemas';
+
+const settingsSchema = z.object({
+  minNoticeMinutes: z.number().int().min(0).max(43200).optional(),
+  paymentHoldMinutes: z.number().int().min(1).max(1440).optional(),
+  reminderOffsetsMinutes: z.array(z.number().int().min(1).max(43200)).max(5).optional(),
+  noShowGraceMinutes: z.number().int().min(0).max(1440).optional(),
+}).strict();
+
+const clinicSchema = z.object({ id: z.uuid(), name: z.string(), slug: z.string(), timezone: z.string(), settings: settingsSchema, createdAt: z.date(), updatedAt: z.date() });
+const view = ({ mrnSeq: _internal, ...c }: Clinic) => c;
+
+export const clinicRoutes = [
+  route({
+    method: 'post', path: '/api/v1/clinics', summary: 'Create a clinic (tenant)', tags: ['clinics'],
+    access: 'user', permission: ['create', 'Clinic'],
+    body: z.object({ name, slug, timezone: ianaTimezone, settings: settingsSchema.optional() }).strict(),
+    responses: { 201: { description: 'The clinic', schema: clinicSchema }, 409: { description: 'Slug taken' } },
+    async handler({ body, deps }) {
+      try {
+        const repo = deps.dataSource.getRepository(Clinic);
+        const clinic = await repo.save(repo.create({ ...body, settings: body.settings ?? {} }));
+        await deps.cache.invalidate(`clinic:slug:${clinic.slug}`);
+        return { status: 201, body: view(clinic) };
+      } catch (err) {
+        if (pgCode(err) === PG.UNIQUE_VIOLATION) throw problems.conflict('slug-taken', 'Another clinic uses this slug');
+        throw err;
+      }
+    },
+  }),
+
+  route({
+    method: 'get', path: '/api/v1/clinics', summary: 'Clinics the caller belongs to (all, for platform admins)', tags: ['clinics'],
+    access: 'user', permission: null,
+    responses: { 200: { description: 'Clinics', schema: listOf(clinicSchema) } },
+    async handler({ deps, auth, ability }) {
+      const all = ability.can('read', 'Clinic');
+      const clinics: Clinic[] = all
+        ? await deps.dataSource.getRepository(Clinic).find({ order: { name: 'ASC' }, take: 100 })
+        : await deps.dataSource.getRepository(Clinic).createQueryBuilder('c')
+          .where('c.id IN (SELECT clinic_id FROM memberships WHERE user_id = :u)', { u: auth.userId })
+          .orderBy('c.name').getMany();
+      return { body: { items: clinics.map(view), nextCursor: null } };
+    },
+  }),
+
+  route({
+    method: 'get', path: '/api/v1/clinics/:id', summary: 'One clinic', tags: ['clinics'],
+    access: 'clinic-param', permission: ['read', 'Clinic'], params: uuidParam,
+    responses: { 200: { description: 'The clinic', schema: clinicSchema } },
+    async handler({ params, deps }) {
+      const clinic = await deps.dataSource.getRepository(Clinic).findOneBy({ id: params.id });
+      if (!clinic) throw problems.notFound('Clinic');
+      return { body: view(clinic) };
+    },
+  }),
+
+  route({
+    method: 'patch', path: '/api/v1/clinics/:id', summary: 'Rename a clinic or change its policies', tags: ['clinics'],
+    access: 'clinic-param', permission: ['update', 'Clinic'], params: uuidParam,
+    body: z.object({ name: name.optional(), timezone: ianaTimezone.optional(), settings: settingsSchema.optional() }).strict(),
+    responses: { 200: { description: 'The clinic', schema: clinicSchema } },
+    async handler({ params, body, deps, ability }) {
+      if (!ability.can('update', subject('Clinic', { id: params.id, clinicId: params.id }))) throw problems.forbidden();
+      const repo = deps.dataSource.getRepository(Clinic);
+      const clinic = await repo.findOneBy({ id: params.id });
+      if (!clinic) throw problems.notFound('Clinic');
+      Object.assign(clinic, { ...body, settings: body.settings ? { ...clinic.settings, ...body.settings } : clinic.settings });
+      return { body: view(await repo.save(clinic)) };
+    },
+  }),
+];

@@ -1,0 +1,20 @@
+import { Appointment } from './appointment';
+import { AuditLog } from './audit-log';
+import { Clinic } from './clinic';
+import { IdempotencyKey } from './idempotency-key';
+import { Location } from './location';
+import { Membership } from './membership';
+import { Patient } from './patient';
+import { Practitioner } from './practitioner';
+import { Room } from './room';
+import { Schedule } from './schedule';
+import { Service } from './service';
+import { User } from './user';
+
+export { Appointment, AuditLog, Clinic, IdempotencyKey, Location, Membership, Patient, Practitioner, Room, Schedule, Service, User };
+export * from './appointment';
+export * from './service';
+export type { ClinicSettings } from './clinic';
+export type { PatientPreferences, Channel } from './patient';
+
+export const ENTITIES = [Appointment, AuditLog, Clinic, IdempotencyKey, Location, Membership, Patient, Practitioner, Room, Schedule, Service, User];

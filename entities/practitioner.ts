@@ -1,0 +1,11 @@
+import { Column, Entity, Index } from 'typeorm';
+import { ClinicScoped } from './base';
+
+@Entity('practitioners')
+@Index(['clinicId', 'userId'], { unique: true })
+export class Practitioner extends ClinicScoped {
+  @Column({ type: 'uuid' }) clinicId: string;
+  @Column({ type: 'uuid' }) userId: string;
+  @Column({ type: 'text', nullable: true }) specialty: string | null;
+  @Column({ type: 'uuid', array: true, default: () => "'{}'" }) locationIds: string[];
+}

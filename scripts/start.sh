@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Starts the whole system on one machine: Temporal dev server (SQLite file, Web UI on 8233),
+# migrations, bootstrap admin, API and a worker serving every task queue. Ctrl-C stops it all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .data
+
+[ -f .env ] && { set -a; . ./.env; set +a; }
+[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
+
+# Development secrets are generated once and kept in the ignored .data folder.
+[ -f .data/jwt-secret ] || openssl rand -hex 32 > .data/jwt-secret
+[ -f .data/admin-password ] || openssl rand -base64 18 > .data/admin-password
+export JWT_SECRET="${JWT_SECRET:-$(cat .data/jwt-secret)}"
+export BOOTSTRAP_ADMIN_EMAIL="${BOOTSTRAP_ADMIN_EMAIL:-admin@clinic.local}"
+export BOOTSTRAP_ADMIN_PASSWORD="${BOOTSTRAP_ADMIN_PASSWORD:-$(cat .data/admin-password)}"
+export PORT="${PORT:-8088}"
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clinic}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+pg_isready -q -h 127.0.0.1 -p 5432 || { echo "error: PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1; }
+redis-cli -u "$REDIS_URL" ping >/dev/null || { echo "error: Redis is not answering at $REDIS_URL" >&2; exit 1; }
+
+if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
+  export TEMPORAL_ADDRESS=127.0.0.1:7233
+  temporal_bin="$(bash scripts/temporal-cli.sh)"
+  if ! "$temporal_bin" operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; then
+    sa=(); for name in ClinicId PatientId PractitionerId AppointmentId JourneyKind; do sa+=(--search-attribute "$name=Keyword"); done
+    "$temporal_bin" server start-dev --db-filename .data/temporal.db --ip 127.0.0.1 --port 7233 --ui-port 8233 \
+      "${sa[@]}" --log-level warn > .data/temporal.log 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 60); do "$temporal_bin" operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1 && break; sleep 1; done
+  fi
+fi
+
+npm run --silent build
+node dist/scripts/build-workflow-bundle.js
+node dist/scripts/migrate.js
+
+node dist/workers/main.js & pids+=($!)
+node dist/api/main.js & pids+=($!)
+
+cat <<INFO
+
+  API           http://127.0.0.1:$PORT/api/v1
+  API docs      http://127.0.0.1:$PORT/docs   (OpenAPI: /openapi.json)
+  Temporal UI   http://127.0.0.1:8233
+  Admin login   $BOOTSTRAP_ADMIN_EMAIL / password in .data/admin-password
+
+INFO
+wait -n "${pids[@]}"

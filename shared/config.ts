@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+const TASK_QUEUES = ['booking', 'therapy', 'payments', 'notifications', 'maintenance'] as const;
+export type TaskQueue = (typeof TASK_QUEUES)[number];
+export const ALL_TASK_QUEUES: readonly TaskQueue[] = TASK_QUEUES;
+
+const csvOf = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.string().transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean)).pipe(z.array(z.enum(values)).min(1));
+
+const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8088),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/clinic'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379/0'),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
+  JWT_ISSUER: z.string().min(1).default('clinic-backend'),
+  JWT_AUDIENCE: z.string().min(1).default('clinic-api'),
+  JWT_ACCESS_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(900),
+  PHI_ENCRYPTION_KEYS: z.string().optional(),
+  BOOTSTRAP_ADMIN_EMAIL: z.email().optional(),
+  BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  APP_BASE_HOST: z.string().default('localhost'),
+  BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/, 'must look like 100kb or 1mb').default('100kb'),
+  WORKER_TASK_QUEUES: csvOf(TASK_QUEUES).default([...TASK_QUEUES]),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(100),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
+  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(20),
+  SMTP_URL: z.string().default('smtp://127.0.0.1:1025'),
+});
+
+export type Config = z.infer<typeof configSchema> & {
+  /** Per-queue concurrency overrides: WORKER_<QUEUE>_MAX_CONCURRENT_ACTIVITIES etc. */
+  queueConcurrency: Record<TaskQueue, { maxConcurrentActivityTaskExecutions: number; maxConcurrentWorkflowTaskExecutions: number }>;
+};
+
+export class ConfigError extends Error {}
+
+/** Parses and validates the environment; a bad value names the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const base = parsed.data;
+  const perQueue = z.coerce.number().int().min(1);
+  const queueConcurrency = Object.fromEntries(
+    TASK_QUEUES.map((q) => {
+      const read = (suffix: string, fallback: number) => {
+        const name = `WORKER_${q.toUpperCase()}_${suffix}`;
+        if (env[name] === undefined) return fallback;
+        const v = perQueue.safeParse(env[name]);
+        if (!v.success) throw new ConfigError(`Invalid configuration:\n  ${name}: must be a positive integer`);
+        return v.data;
+      };
+      return [q, {
+        maxConcurrentActivityTaskExecutions: read('MAX_CONCURRENT_ACTIVITIES', base.WORKER_MAX_CONCURRENT_ACTIVITIES),
+        maxConcurrentWorkflowTaskExecutions: read('MAX_CONCURRENT_WORKFLOW_TASKS', base.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS),
+      }];
+    }),
+  ) as Config['queueConcurrency'];
+  return { ...base, queueConcurrency };
+}
+
+/** For process entry points: print the problem and exit instead of a stack trace. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

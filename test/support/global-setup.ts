@@ -1,0 +1,51 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createDataSource } from '../../shared/db/data-source';
+import { ensureDatabase } from '../../shared/db/ensure-database';
+import { startTemporalDevServer } from './temporal-server';
+
+/**
+ * Once per run: a Temporal dev server, a fresh PostgreSQL database with migrations applied, and
+ * the workflow bundle. Test files connect to these through the environment.
+ */
+export default async function globalSetup(): Promise<void> {
+  const runId = `${process.pid}_${Date.now().toString(36)}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clinic-test-'));
+  process.env.TEST_RUN_DIR = dir;
+
+  const cli = process.env.TEMPORAL_CLI_PATH;
+  if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: run the tests with `npm test`');
+  const temporal = await startTemporalDevServer(cli);
+  process.env.TEMPORAL_ADDRESS = temporal.address;
+  process.env.TEST_TEMPORAL_PID = String(temporal.process.pid);
+  const connection = await Connection.connect({ address: temporal.address });
+  // The server listens before its namespace is ready; wait until it answers.
+  for (let i = 0; ; i++) {
+    try {
+      await connection.workflowService.describeNamespace({ namespace: 'default' });
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  await connection.close();
+
+  const base = process.env.TEST_DATABASE_BASE_URL ?? 'postgres://postgres@127.0.0.1:5432';
+  process.env.DATABASE_URL = `${base}/clinic_test_${runId}`;
+  await ensureDatabase(process.env.DATABASE_URL);
+  const ds = await createDataSource({ url: process.env.DATABASE_URL, poolSize: 2 }).initialize();
+  await ds.runMigrations({ transaction: 'each' });
+  await ds.destroy();
+
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
+  process.env.TEST_WORKFLOW_BUNDLE = path.join(dir, 'workflow-bundle.js');
+  fs.writeFileSync(process.env.TEST_WORKFLOW_BUNDLE, code);
+
+  process.env.REDIS_URL ??= 'redis://127.0.0.1:6379/15';
+  process.env.JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+  process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
+}

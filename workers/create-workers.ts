@@ -1,0 +1,42 @@
+import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import type { Config, TaskQueue } from '../shared/config';
+import type { Logger } from '../shared/logger';
+
+/** Which workflow types run on which queue; activities are registered on every queue this process serves. */
+const QUEUES_WITH_WORKFLOWS: readonly TaskQueue[] = ['booking'];
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  namespace: string;
+  queues: readonly TaskQueue[];
+  activities: object;
+  /** Pre-built bundle (production, tests) or the source path (development). */
+  workflowBundle: { code: string } | { codePath: string } | undefined;
+  concurrency: Config['queueConcurrency'];
+  maxCachedWorkflows: number;
+  shutdownGraceSeconds: number;
+  log?: Logger;
+}
+
+export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
+  return Promise.all(
+    setup.queues.map((taskQueue) => {
+      const withWorkflows = QUEUES_WITH_WORKFLOWS.includes(taskQueue);
+      const options: WorkerOptions = {
+        connection: setup.connection,
+        namespace: setup.namespace,
+        taskQueue,
+        activities: setup.activities,
+        ...(withWorkflows
+          ? setup.workflowBundle
+            ? { workflowBundle: setup.workflowBundle }
+            : { workflowsPath: require.resolve('../workflows') }
+          : {}),
+        ...setup.concurrency[taskQueue],
+        maxCachedWorkflows: withWorkflows ? setup.maxCachedWorkflows : 0,
+        shutdownGraceTime: `${setup.shutdownGraceSeconds}s`,
+      };
+      return Worker.create(options);
+    }),
+  );
+}

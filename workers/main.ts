@@ -1,0 +1,42 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { loadConfigOrExit } from '../shared/config';
+import { createDataSource } from '../shared/db/data-source';
+import { createLogger } from '../shared/logger';
+import { createWorkers } from './create-workers';
+
+/** One entry point for every worker fleet: WORKER_TASK_QUEUES picks the queues this process serves. */
+async function main() {
+  const config = loadConfigOrExit();
+  const log = createLogger(config.LOG_LEVEL, 'worker');
+  Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+
+  const dataSource = await createDataSource({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'clinic-worker' }).initialize();
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const bundlePath = path.resolve(__dirname, '..', 'workflow-bundle.js');
+  const workers = await createWorkers({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    queues: config.WORKER_TASK_QUEUES,
+    activities: createActivities({ dataSource }),
+    workflowBundle: fs.existsSync(bundlePath) ? { codePath: bundlePath } : undefined,
+    concurrency: config.queueConcurrency,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    shutdownGraceSeconds: config.WORKER_SHUTDOWN_GRACE_SECONDS,
+    log,
+  });
+
+  // Worker.run() installs SIGINT/SIGTERM handlers that drain in-flight tasks before resolving.
+  log.info({ queues: config.WORKER_TASK_QUEUES }, 'workers polling');
+  await Promise.all(workers.map((w) => w.run()));
+  await connection.close();
+  await dataSource.destroy();
+  log.info('workers stopped');
+}
+
+main().catch((err) => {
+  process.stderr.write(`worker failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,2 @@
+/** Every workflow type the workers register (the bundle's entry point). */
+export { booking } from './booking';
