@@ -16,4 +16,6 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 60000,
+  // The Temporal native runtime keeps the process alive after the last worker stops (sdk-typescript#928).
+  forceExit: true,
 };

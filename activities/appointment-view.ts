@@ -3,6 +3,7 @@ import type { AppointmentView } from '../workflows/booking-api';
 const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString();
 
 /** Maps a raw `appointments` row (snake_case, from RETURNING *) to the view workflows carry. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw pg row
 export function appointmentViewFromRow(r: Record<string, any>): AppointmentView {
   return {
     id: r.id,

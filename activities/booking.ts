@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { subject } from '@casl/ability';
 import type { DataSource } from 'typeorm';
 import { loadAbility } from '../shared/actor';
@@ -15,7 +15,11 @@ export interface BookingActivityDeps {
 
 type Scoped<T> = T & { appointmentId: string; clinicId: string };
 
-const forbidden = () => ApplicationFailure.nonRetryable('Not allowed for this user in this clinic', BookingFailure.FORBIDDEN);
+/** An expected business outcome, not a fault: not retried, logged at debug, no failure metrics. */
+const refusal = (type: keyof typeof BookingFailure, message: string) =>
+  ApplicationFailure.create({ type, message, nonRetryable: true, category: ApplicationFailureCategory.BENIGN });
+
+const forbidden = () => refusal('FORBIDDEN', 'Not allowed for this user in this clinic');
 
 export function createBookingActivities({ dataSource, onAppointmentChanged }: BookingActivityDeps) {
   const changed = async (a: AppointmentView) => {
@@ -45,12 +49,12 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
         );
         if (rows.length) return await changed(appointmentViewFromRow(rows[0]));
         const [existing] = await dataSource.query(`SELECT * FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.appointmentId, req.clinicId]);
-        if (!existing) throw ApplicationFailure.nonRetryable('Appointment id belongs to another clinic', BookingFailure.INVALID_REFERENCE);
+        if (!existing) throw refusal('INVALID_REFERENCE', 'Appointment id belongs to another clinic');
         return appointmentViewFromRow(existing);
       } catch (err) {
         const code = pgCode(err);
-        if (code === PG.EXCLUSION_VIOLATION) throw ApplicationFailure.nonRetryable('The slot is already taken', BookingFailure.SLOT_TAKEN);
-        if (code === PG.FOREIGN_KEY_VIOLATION) throw ApplicationFailure.nonRetryable('A referenced resource does not exist in this clinic', BookingFailure.INVALID_REFERENCE);
+        if (code === PG.EXCLUSION_VIOLATION) throw refusal('SLOT_TAKEN', 'The slot is already taken');
+        if (code === PG.FOREIGN_KEY_VIOLATION) throw refusal('INVALID_REFERENCE', 'A referenced resource does not exist in this clinic');
         throw err;
       }
     },
@@ -58,18 +62,19 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
     /** Frees the slot: the exclusion constraints only cover active statuses. Idempotent. */
     async cancelAppointment(req: Scoped<CancelRequest>): Promise<AppointmentView> {
       const [current] = await dataSource.query(`SELECT * FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.appointmentId, req.clinicId]);
-      if (!current) throw ApplicationFailure.nonRetryable('Appointment not found', BookingFailure.NOT_FOUND);
+      if (!current) throw refusal('NOT_FOUND', 'Appointment not found');
       const { ability } = await loadAbility(dataSource, req.actorUserId, req.clinicId);
       const target = { clinicId: current.clinic_id, patientId: current.patient_id, practitionerId: current.practitioner_id };
       if (!ability.can('cancel', subject('Appointment', target))) throw forbidden();
       if (current.status === 'CANCELLED') return appointmentViewFromRow(current);
-      const rows = await dataSource.query(
+      // TypeORM answers an UPDATE with [rows, affectedCount].
+      const [rows] = await dataSource.query(
         `UPDATE appointments SET status = 'CANCELLED', cancel_reason = $3, version = version + 1, updated_at = now()
          WHERE id = $1 AND clinic_id = $2 AND status IN ('PENDING_PAYMENT', 'CONFIRMED', 'CHECKED_IN')
          RETURNING *`,
         [req.appointmentId, req.clinicId, req.reason],
       );
-      if (!rows.length) throw ApplicationFailure.nonRetryable(`Appointment is ${current.status}`, BookingFailure.NOT_CANCELLABLE);
+      if (!rows.length) throw refusal('NOT_CANCELLABLE', `Appointment is ${current.status}`);
       return changed(appointmentViewFromRow(rows[0]));
     },
   };

@@ -51,6 +51,6 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   app.use(securityHeaders());
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: deps.config.BODY_LIMIT, strict: true }));
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true, notImplemented: () => problems.badRequest('Not implemented'), methodNotAllowed: () => Object.assign(problems.badRequest('Method not allowed'), { status: 405 }) }));
+  app.use(router.allowedMethods({ throw: true }));
   return app;
 }

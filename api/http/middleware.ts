@@ -46,10 +46,14 @@ export function problemHandler(): Middleware<ApiState> {
 
 function toProblem(err: unknown): Problem {
   if (err instanceof Problem) return err;
-  const e = err as { status?: number; type?: string; expose?: boolean };
-  if (e?.type === 'entity.too.large' || e?.status === 413) return problems.payloadTooLarge();
-  if (e?.type === 'entity.parse.failed' || e?.type === 'encoding.unsupported' || (e?.status === 400 && e.expose)) return problems.badRequest('Body is not valid JSON');
-  if (e?.status === 415) return new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'Send application/json');
+  // Errors thrown by Koa middleware (body parser, router) carry an HTTP status.
+  const status = (err as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    if (status === 413) return problems.payloadTooLarge();
+    if (status === 415) return new Problem(415, 'unsupported-media-type', 'Unsupported media type', 'Send application/json');
+    if (status === 405) return new Problem(405, 'method-not-allowed', 'Method not allowed');
+    return problems.badRequest('Body is not valid JSON');
+  }
   const code = pgCode(err);
   if (code === '57P01' || code === '57P03' || code === '08006' || code === '08001' || /ECONNREFUSED|Connection terminated|timeout exceeded when trying to connect/i.test(String((err as Error)?.message))) {
     return problems.unavailable('A dependency is unavailable; retry shortly');

@@ -34,6 +34,7 @@ export interface HandlerResult {
   headers?: Record<string, string>;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the route list is heterogeneous; each route is typed where it is defined
 export interface RouteDef<P = any, Q = any, B = any> {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: string;

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createApp } from '../../api/app';
 import { ensureBootstrapAdmin } from '../../api/bootstrap';
@@ -15,6 +15,17 @@ import { createRedis } from '../../shared/redis';
 import { createWorkers } from '../../workers/create-workers';
 
 export const ADMIN = { email: 'root@test.local', password: 'correct horse battery staple' };
+
+let runtimeInstalled = false;
+function installQuietRuntime() {
+  if (runtimeInstalled) return;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by an earlier file in this process.
+  }
+  runtimeInstalled = true;
+}
 
 export interface Stack {
   baseUrl: string;
@@ -39,6 +50,7 @@ export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<stri
   const deps: ApiDeps = { config, dataSource, redis, temporal, log, metrics, cache: new Cache(redis, log, metrics) };
   await ensureBootstrapAdmin(dataSource, ADMIN.email, ADMIN.password, log);
 
+  installQuietRuntime();
   const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const workers = await createWorkers({
     connection: nativeConnection,
