@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { idFromKey } from '../../api/commands/idempotency';
+import { bookingWorkflowId } from '../../workflows/booking-api';
+import { adminToken, createClinic, nextSlot } from '../support/fixtures';
+import { client } from '../support/http';
+import { startStack } from '../support/stack';
+
+/**
+ * Workflow code must replay every history it ever produced (running journeys last weeks).
+ * Checked-in histories were recorded from real runs: `RECORD_HISTORIES=1 npm test -- test/replay`
+ * records new ones; keep the old files so a change that breaks them fails here.
+ */
+const DIR = path.join(__dirname, 'histories');
+const quiet = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } as never;
+const replayOptions = () => ({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } });
+
+async function recordBookingHistories(): Promise<void> {
+  const stack = await startStack();
+  try {
+    const api = client(stack.baseUrl);
+    const c = await createClinic(api, await adminToken(api));
+    const book = (startsAt: string, headers: Record<string, string> = {}) => api.post('/api/v1/appointments', { patientId: c.patientId, practitionerId: c.practitionerId, serviceId: c.serviceId, locationId: c.locationId, startsAt }, c.tokens.RECEPTIONIST, { ...c.h, ...headers });
+    const booked = await book(nextSlot());
+    await api.post(`/api/v1/appointments/${booked.body.id}/cancel`, { reason: 'test' }, c.tokens.RECEPTIONIST, c.h);
+    expect((await book(booked.body.startsAt)).status).toBe(201); // the slot is free again
+    const refused = await book(booked.body.startsAt, { 'idempotency-key': 'replay-refused' });
+    expect(refused.status).toBe(409);
+    const journeys = {
+      'booking-booked-then-cancelled': booked.body.workflowId,
+      'booking-slot-taken': bookingWorkflowId(idFromKey(c.userIds.RECEPTIONIST, 'replay-refused')),
+    };
+    for (const [name, workflowId] of Object.entries(journeys)) {
+      await stack.deps.temporal.workflow.getHandle(workflowId).result();
+      // Exported the way staff would (Web UI / CLI "download history"), in proto3 JSON.
+      const json = execFileSync(process.env.TEMPORAL_CLI_PATH!, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', process.env.TEMPORAL_ADDRESS!]);
+      fs.writeFileSync(path.join(DIR, `${name}.json`), json);
+    }
+  } finally {
+    await stack.stop();
+  }
+}
+
+describe('booking workflow replay', () => {
+  beforeAll(async () => {
+    if (process.env.RECORD_HISTORIES) await recordBookingHistories();
+  });
+
+  const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
+
+  it('has recorded histories to replay', () => {
+    expect(files.length).toBeGreaterThan(0);
+  });
+
+  it.each(files)('replays %s without non-determinism', async (file) => {
+    const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
+    await expect(Worker.runReplayHistory(replayOptions(), history, file)).resolves.toBeUndefined();
+  });
+
+  it('detects non-determinism (the replayer can fail)', async () => {
+    // The same history against a workflow that schedules a timer instead of a local activity.
+    const file = files.find((f) => f.includes('cancelled'))!;
+    const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/divergent-booking'), logger: quiet });
+    await expect(Worker.runReplayHistory({ workflowBundle: { code } }, history, file)).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+});
