@@ -41,7 +41,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
 import { createActivities } from '../activities';
 import { createApp } from '../api/app';
@@ -202,8 +202,21 @@ function machineTicks(): { busy: number; total: number } {
   const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
   return { busy: total - cpu[3] - cpu[4], total };
 }
+function pidTicks(pids: Set<number>): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch { /* gone */ }
+  }
+  return ticks;
+}
 interface CpuSample { at: number; machine: { busy: number; total: number }; node: NodeJS.CpuUsage; temporal: number; postgres: number; redis: number }
 let temporalPgrp = -1;
+/** PostgreSQL backends serving this run's database (other sessions on the machine are not counted). */
+let ourBackends = new Set<number>();
 function cpuSample(): CpuSample | null {
   try {
     return {
@@ -211,7 +224,7 @@ function cpuSample(): CpuSample | null {
       machine: machineTicks(),
       node: process.cpuUsage(),
       temporal: procTicks((_c, pgrp) => pgrp === temporalPgrp),
-      postgres: procTicks((c) => c === 'postgres'),
+      postgres: pidTicks(ourBackends),
       redis: procTicks((c) => c.startsWith('redis-server')),
     };
   } catch {
@@ -224,8 +237,9 @@ function cpuLine(a: CpuSample | null, b: CpuSample | null): string {
   const cores = (ticks: number) => (ticks / CLK_TCK / secs).toFixed(2);
   const nodeCores = ((b.node.user - a.node.user + b.node.system - a.node.system) / 1e6 / secs).toFixed(2);
   const busy = ((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * os.cpus().length;
-  return `cpu (cores busy of ${os.cpus().length}): machine ${busy.toFixed(2)} = node ${nodeCores} + temporal ${cores(b.temporal - a.temporal)}` +
-    ` + postgres ${cores(b.postgres - a.postgres)} + redis ${cores(b.redis - a.redis)} + other`;
+  const ours = Number(nodeCores) + (b.temporal - a.temporal + b.postgres - a.postgres + b.redis - a.redis) / CLK_TCK / secs;
+  return `cpu (cores busy of ${os.cpus().length}): machine ${busy.toFixed(2)} = this node process ${nodeCores} + temporal server ${cores(b.temporal - a.temporal)}` +
+    ` + postgres (this db's backends) ${cores(b.postgres - a.postgres)} + redis ${cores(b.redis - a.redis)} + everything else ${(busy - ours).toFixed(2)}`;
 }
 
 // ───────────────────────────── HTTP client ─────────────────────────────
@@ -424,6 +438,14 @@ async function main(): Promise<number> {
   temporal.workflow.executeUpdateWithStart = ((...args: Parameters<typeof executeUpdateWithStart>) =>
     timed(rec.updateWithStart, () => executeUpdateWithStart(...args))) as typeof executeUpdateWithStart;
 
+  // Experiment knob: extra WorkerOptions (JSON) merged into both workers, e.g.
+  // BENCH_WORKER_OPTIONS='{"nonStickyToStickyPollRatio":1}'. Off by default: production options.
+  const extraWorkerOptions = JSON.parse(process.env.BENCH_WORKER_OPTIONS || '{}') as Partial<WorkerOptions>;
+  if (Object.keys(extraWorkerOptions).length) {
+    note(`extra worker options: ${JSON.stringify(extraWorkerOptions)}`);
+    const create = Worker.create.bind(Worker);
+    Worker.create = (options: WorkerOptions) => create({ ...options, ...extraWorkerOptions } as WorkerOptions);
+  }
   const workers = await createWorkers({
     connection: nativeConnection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -510,6 +532,7 @@ async function main(): Promise<number> {
     note(`${label}: ${N} measured`);
     recording(true);
     loop.reset();
+    ourBackends = new Set((await apiDs.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`) as { pid: number }[]).map((r) => r.pid));
     const before = cpuSample();
     const run = await closedLoop(N, C, op);
     const after = cpuSample();

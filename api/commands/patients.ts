@@ -59,9 +59,10 @@ export async function listPatients(deps: ApiDeps, ctx: Ctx, actor: Actor, abilit
   const qb = deps.dataSource.getRepository(Patient).createQueryBuilder('p').where('p.clinicId = :clinicId', { clinicId });
   if (!readsAllPatients(ability, clinicId)) qb.andWhere('p.userId = :userId', { userId: actor.userId });
   if (query.q) qb.andWhere('p.mrn = :mrn', { mrn: query.q.toUpperCase() });
-  if (cursor) qb.andWhere('(p.createdAt, p.id) > (:k, :id)', { k: cursor.k, id: cursor.id });
-  const rows = await qb.orderBy('p.createdAt', 'ASC').addOrderBy('p.id', 'ASC').take(query.limit + 1).getMany();
-  const result = page(rows, query.limit, (p) => ({ k: p.createdAt.toISOString(), id: p.id }));
+  // MRNs are unique per clinic and zero-padded, so they order the list and key the cursor exactly.
+  if (cursor) qb.andWhere('p.mrn > :k', { k: cursor.k });
+  const rows = await qb.orderBy('p.mrn', 'ASC').take(query.limit + 1).getMany();
+  const result = page(rows, query.limit, (p) => ({ k: p.mrn, id: p.id }));
   await audit(deps, ctx, actor, 'patient.list', null);
   return { items: result.items.map((p) => redactPatient(ability, p)), nextCursor: result.nextCursor };
 }
