@@ -242,6 +242,34 @@ function cpuLine(a: CpuSample | null, b: CpuSample | null): string {
     ` + postgres (this db's backends) ${cores(b.postgres - a.postgres)} + redis ${cores(b.redis - a.redis)} + everything else ${(busy - ours).toFixed(2)}`;
 }
 
+// ───────────────────────────── workflow histories ─────────────────────────────
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
+const eventMs = (e: HistoryEvent | undefined) =>
+  e?.eventTime ? Number(e.eventTime.seconds) * 1000 + (e.eventTime.nanos ?? 0) / 1e6 : NaN;
+
+/**
+ * Server-side timeline of the first workflow task of sampled journeys (server timestamps):
+ * start → task picked up by a poller (matching) → task completed by the worker.
+ */
+async function historyTimeline(temporal: Client, ids: string[], sample = 100) {
+  const step = Math.max(1, Math.floor(ids.length / sample));
+  const picked = ids.filter((_, i) => i % step === 0).slice(0, sample);
+  const out = { toScheduled: [] as number[], pickup: [] as number[], worker: [] as number[], total: [] as number[] };
+  for (const id of picked) {
+    const events = (await temporal.workflow.getHandle(id).fetchHistory()).events ?? [];
+    const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
+    const scheduled = events.find((e) => e.workflowTaskScheduledEventAttributes);
+    const taken = events.find((e) => e.workflowTaskStartedEventAttributes);
+    const completed = events.find((e) => e.workflowTaskCompletedEventAttributes);
+    out.toScheduled.push(eventMs(scheduled) - eventMs(started));
+    out.pickup.push(eventMs(taken) - eventMs(scheduled));
+    out.worker.push(eventMs(completed) - eventMs(taken));
+    out.total.push(eventMs(completed) - eventMs(started));
+  }
+  return out;
+}
+
 // ───────────────────────────── HTTP client ─────────────────────────────
 
 interface HttpAnswer { status: number; body: string }
@@ -549,9 +577,11 @@ async function main(): Promise<number> {
   let bookedThroughHttp = 0;
 
   let firstBad = '';
+  const journeyIds = { a: [] as string[], b: [] as string[] };
   const httpBookingOp = (bookPort: number) => async (i: number) => {
     const res = await httpPost(agent, bookPort, '/api/v1/appointments', headers, bookingBody(i, nextSlot()));
     if (res.status !== 201 && !firstBad) firstBad = `${res.status} ${res.body.slice(0, 300)}`;
+    if (res.status === 201 && bookPort === port && rec.server.on) journeyIds.a.push(JSON.parse(res.body).workflowId);
     return String(res.status);
   };
 
@@ -566,8 +596,10 @@ async function main(): Promise<number> {
       bookedThroughHttp += WARMUP + N;
     } else if (phase === 'b') {
       const r = await measure('b. no-op update-with-start', async () => {
+        const workflowId = `noop-${randomUUID()}`;
+        if (rec.server.on) journeyIds.b.push(workflowId);
         const start = new WithStartWorkflowOperation(noopJourney, {
-          workflowId: `noop-${randomUUID()}`, taskQueue: NOOP_TASK_QUEUE, args: [], workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowId, taskQueue: NOOP_TASK_QUEUE, args: [], workflowIdConflictPolicy: 'USE_EXISTING',
         });
         const echo = await temporal.workflow.executeUpdateWithStart(noopUpdate, { args: ['ok'], startWorkflowOperation: start });
         return echo === 'ok' ? 'ok' : `unexpected ${echo}`;
@@ -696,6 +728,22 @@ async function main(): Promise<number> {
     if (k === 'a') line('booking local activity (inside the worker)', b.activity);
     line('API-side SQL query (each)', b.apiQuery, true);
     if (k === 'a') line('worker-side SQL query (each)', b.workerQuery, true);
+  }
+
+  for (const k of ['a', 'b'] as const) {
+    if (!journeyIds[k].length) continue;
+    const t = await historyTimeline(temporal, journeyIds[k]);
+    say('');
+    say(`first workflow task of ${t.total.length} sampled ${k === 'a' ? 'booking' : 'no-op'} journeys, server timestamps (mean / p50 / p99 ms):`);
+    for (const [what, values] of [
+      ['workflow started → first task scheduled', t.toScheduled],
+      ['task scheduled → picked up by a poller (matching)', t.pickup],
+      [`picked up → completed by the worker${k === 'a' ? ' (incl. local activity)' : ''}`, t.worker],
+      ['workflow started → task completed', t.total],
+    ] as const) {
+      const s = summarize(values);
+      say(`  ${what.padEnd(58)}${fmt(s.mean, 2).padStart(8)}${fmt(s.p50, 2).padStart(8)}${fmt(s.p99, 2).padStart(8)}`);
+    }
   }
 
   say('');

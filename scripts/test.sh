@@ -9,4 +9,7 @@ pg_isready -q -h 127.0.0.1 -p 5432 || { echo "error: PostgreSQL is not answering
 redis-cli ping >/dev/null || { echo "error: Redis is not answering on 127.0.0.1:6379" >&2; exit 1; }
 npx tsc -p tsconfig.json --noEmit
 npx eslint .
+# The worker-process tests run the built entry point and the pre-built workflow bundle.
+npm run --silent build
+node dist/scripts/build-workflow-bundle.js >/dev/null
 npx jest "$@"

@@ -45,7 +45,7 @@ export class ConfigError extends Error {}
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}${i.path.length > 1 ? ` (item ${i.path.slice(1).join('.')})` : ''}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const base = parsed.data;

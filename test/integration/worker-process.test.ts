@@ -1,0 +1,86 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { adminToken, ClinicFixture, createClinic, nextSlot } from '../support/fixtures';
+import { Api, client } from '../support/http';
+import { Stack, startStack } from '../support/stack';
+
+/**
+ * The real worker entry point (dist/workers/main.js, built by `npm test`) as a separate process:
+ * WORKER_TASK_QUEUES, graceful SIGTERM, and SIGKILL in the middle of bookings.
+ */
+const ENTRY = path.resolve(__dirname, '../../dist/workers/main.js');
+
+let stack: Stack;
+let api: Api;
+let c: ClinicFixture;
+
+function startWorker(queues = 'booking'): ChildProcess {
+  return spawn(process.execPath, [ENTRY], {
+    env: { ...process.env, WORKER_TASK_QUEUES: queues, LOG_LEVEL: 'warn', WORKER_SHUTDOWN_GRACE_SECONDS: '5' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
+async function pollers(queue: string): Promise<number> {
+  const res = await stack.deps.temporal.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: queue }, taskQueueType: 1 });
+  return res.pollers?.length ?? 0;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const exited = (p: ChildProcess) => new Promise<number | null>((resolve) => (p.exitCode !== null ? resolve(p.exitCode) : p.once('exit', (code) => resolve(code))));
+
+beforeAll(async () => {
+  stack = await startStack({ queues: [] }); // no in-process workers: the child processes do the work
+  api = client(stack.baseUrl);
+  c = await createClinic(api, await adminToken(api));
+});
+afterAll(() => stack?.stop());
+
+const book = (startsAt: string) => api.post('/api/v1/appointments', {
+  patientId: c.patientId, practitionerId: c.practitionerId, serviceId: c.serviceId, locationId: c.locationId, startsAt,
+}, c.tokens.RECEPTIONIST, c.h);
+
+describe('worker processes', () => {
+  it('serves the queues named in WORKER_TASK_QUEUES and drains on SIGTERM', async () => {
+    const worker = startWorker('booking');
+    try {
+      await waitFor(async () => (await pollers('booking')) > 0, 30_000, 'booking pollers');
+      expect((await book(nextSlot())).status).toBe(201);
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    expect(await exited(worker)).toBe(0);
+  });
+
+  it('loses and duplicates no booking when a worker is SIGKILLed mid-load', async () => {
+    const first = startWorker('booking');
+    await waitFor(async () => (await pollers('booking')) > 0, 30_000, 'booking pollers');
+    const slots = Array.from({ length: 60 }, () => nextSlot());
+    const booked = async () => (await stack.deps.dataSource.query(
+      `SELECT count(*)::int AS n FROM appointments WHERE clinic_id = $1 AND starts_at = ANY ($2::timestamptz[])`, [c.clinicId, slots]))[0].n as number;
+    const requests = slots.map((s) => book(s));
+    // Kill as soon as the first booking lands, so the rest are mid-flight.
+    await waitFor(async () => (await booked()) > 0, 30_000, 'first booking');
+    first.kill('SIGKILL');
+    await exited(first);
+    const atKill = await booked();
+    expect(atKill).toBeLessThan(slots.length);
+    const second = startWorker('booking');
+    try {
+      const results = await Promise.all(requests);
+      expect(results.map((r) => r.status)).toEqual(slots.map(() => 201));
+      expect(await booked()).toBe(slots.length);
+    } finally {
+      second.kill('SIGTERM');
+      await exited(second);
+    }
+  }, 120_000);
+});
