@@ -11,5 +11,5 @@ npx tsc -p tsconfig.json --noEmit
 npx eslint .
 # The worker-process tests run the built entry point and the pre-built workflow bundle.
 npm run --silent build
-node dist/scripts/build-workflow-bundle.js >/dev/null
+out=$(node dist/scripts/build-workflow-bundle.js 2>&1) || { echo "$out" >&2; exit 1; }
 npx jest "$@"

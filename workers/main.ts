@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, LogLevel, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadConfigOrExit } from '../shared/config';
 import { createDataSource } from '../shared/db/data-source';
@@ -11,7 +11,13 @@ import { createWorkers } from './create-workers';
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger(config.LOG_LEVEL, 'worker');
-  Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+  // SDK log lines join the process's JSON log stream (ids and states only; payloads are never logged).
+  const sdkLog = log.child({ component: 'temporal-sdk' });
+  const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+  Runtime.install({
+    logger: new DefaultLogger('INFO', ({ level, message, meta }) => sdkLog[levels[level]](meta ?? {}, message)),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
 
   const dataSource = await createDataSource({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'clinic-worker' }).initialize();
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });

@@ -8,6 +8,7 @@ import { idFromKey } from '../../api/commands/idempotency';
 import { bookingWorkflowId } from '../../workflows/booking-api';
 import { adminToken, createClinic, nextSlot } from '../support/fixtures';
 import { client } from '../support/http';
+import { installQuietRuntime } from '../support/runtime';
 import { startStack } from '../support/stack';
 
 /**
@@ -47,6 +48,7 @@ async function recordBookingHistories(): Promise<void> {
 
 describe('booking workflow replay', () => {
   beforeAll(async () => {
+    installQuietRuntime();
     if (process.env.RECORD_HISTORIES) await recordBookingHistories();
   });
 

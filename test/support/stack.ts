@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { installQuietRuntime } from './runtime';
 import { createActivities } from '../../activities';
 import { createApp } from '../../api/app';
 import { ensureBootstrapAdmin } from '../../api/bootstrap';
@@ -15,17 +16,6 @@ import { createRedis } from '../../shared/redis';
 import { createWorkers } from '../../workers/create-workers';
 
 export const ADMIN = { email: 'root@test.local', password: 'correct horse battery staple' };
-
-let runtimeInstalled = false;
-function installQuietRuntime() {
-  if (runtimeInstalled) return;
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // Already installed by an earlier file in this process.
-  }
-  runtimeInstalled = true;
-}
 
 export interface Stack {
   baseUrl: string;
@@ -44,16 +34,16 @@ export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<stri
   const dataSource = await createDataSource({ url: config.DATABASE_URL, poolSize: 30 }).initialize();
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', () => undefined);
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  installQuietRuntime();
+  // The run's dev server (started once in global setup), through @temporalio/testing.
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = env.client;
   const metrics = createMetrics();
   const deps: ApiDeps = { config, dataSource, redis, temporal, log, metrics, cache: new Cache(redis, log, metrics) };
   await ensureBootstrapAdmin(dataSource, ADMIN.email, ADMIN.password, log);
 
-  installQuietRuntime();
-  const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const workers = await createWorkers({
-    connection: nativeConnection,
+    connection: env.nativeConnection,
     namespace: config.TEMPORAL_NAMESPACE,
     queues: opts.queues ?? ['booking'],
     activities: createActivities({ dataSource }),
@@ -77,8 +67,7 @@ export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<stri
       server.closeAllConnections();
       workers.forEach((w) => w.shutdown());
       await Promise.all(running);
-      await nativeConnection.close();
-      await connection.close();
+      await env.teardown();
       redis.disconnect();
       await dataSource.destroy();
     },
