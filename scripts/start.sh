@@ -11,7 +11,9 @@ mkdir -p .data
 # Development secrets are generated once and kept in the ignored .data folder.
 [ -f .data/jwt-secret ] || openssl rand -hex 32 > .data/jwt-secret
 [ -f .data/admin-password ] || openssl rand -base64 18 > .data/admin-password
+[ -f .data/phi-key ] || echo "dev1:$(openssl rand -base64 32)" > .data/phi-key
 export JWT_SECRET="${JWT_SECRET:-$(cat .data/jwt-secret)}"
+export PHI_ENCRYPTION_KEYS="${PHI_ENCRYPTION_KEYS:-$(cat .data/phi-key)}"
 export BOOTSTRAP_ADMIN_EMAIL="${BOOTSTRAP_ADMIN_EMAIL:-admin@clinic.local}"
 export BOOTSTRAP_ADMIN_PASSWORD="${BOOTSTRAP_ADMIN_PASSWORD:-$(cat .data/admin-password)}"
 export PORT="${PORT:-8088}"

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseKeyring } from './crypto/keyring';
 
 const TASK_QUEUES = ['booking', 'therapy', 'payments', 'notifications', 'maintenance'] as const;
 export type TaskQueue = (typeof TASK_QUEUES)[number];
@@ -21,7 +22,9 @@ const configSchema = z.object({
   JWT_ISSUER: z.string().min(1).default('clinic-backend'),
   JWT_AUDIENCE: z.string().min(1).default('clinic-api'),
   JWT_ACCESS_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(900),
-  PHI_ENCRYPTION_KEYS: z.string().optional(),
+  PHI_ENCRYPTION_KEYS: z.string().refine((spec) => {
+    try { parseKeyring(spec); return true; } catch { return false; }
+  }, 'must be comma-separated <id>:<base64 of 32 bytes> keys, the last one current'),
   BOOTSTRAP_ADMIN_EMAIL: z.email().optional(),
   BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   APP_BASE_HOST: z.string().default('localhost'),

@@ -47,5 +47,6 @@ export default async function globalSetup(): Promise<void> {
 
   process.env.REDIS_URL ??= 'redis://127.0.0.1:6379/15';
   process.env.JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+  process.env.PHI_ENCRYPTION_KEYS = `test1:${Buffer.alloc(32, 1).toString('base64')},test2:${Buffer.alloc(32, 2).toString('base64')}`;
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
 }

@@ -1,0 +1,30 @@
+/**
+ * The notification journey's public surface, used by the API (OTP), other workflows (reminders,
+ * follow-ups) and the notifications worker. Requests carry ids and template names, never contact
+ * details: the activity looks the recipient up when it sends.
+ */
+export const NOTIFICATIONS_TASK_QUEUE = 'notifications';
+
+export type Channel = 'whatsapp' | 'sms' | 'email';
+/** SPEC §8: fallback order when the recipient has no preference. */
+export const DEFAULT_CHANNEL_ORDER: readonly Channel[] = ['whatsapp', 'sms', 'email'];
+
+export interface MessageRequest {
+  /** One message, once: the outbox row and the provider calls are keyed by it. */
+  idempotencyKey: string;
+  clinicId: string | null;
+  recipient: { kind: 'patient' | 'user'; id: string };
+  template: string;
+  /** Template parameters. Secrets (an OTP code) are protected by the payload codec, never logged. */
+  params: Record<string, string>;
+  /** Channel order to try; the recipient's preferences (then DEFAULT_CHANNEL_ORDER) when absent. */
+  channels?: Channel[];
+}
+
+export interface MessageOutcome {
+  notificationId: string;
+  status: 'SENT' | 'FAILED';
+  channel: Channel | null;
+}
+
+export const deliverMessageWorkflowId = (idempotencyKey: string) => `notify-${idempotencyKey}`;
