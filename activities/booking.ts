@@ -3,7 +3,10 @@ import { subject } from '@casl/ability';
 import type { DataSource } from 'typeorm';
 import { loadAbility } from '../shared/actor';
 import { PG, pgCode } from '../shared/db/pg-errors';
-import type { AppointmentView, BookRequest, CancelRequest } from '../workflows/booking-api';
+import { insideMinimumNotice, isPatientSelfService, journeySettings } from '../shared/journey';
+import { isWithinSchedule, type ScheduleException, type WeeklyRule } from '../shared/scheduling';
+import { parseInstant } from '../shared/scheduling/time';
+import type { ActorRequest, AppointmentView, BookRequest, CancelRequest, CompleteRequest, RescheduleRequest } from '../workflows/booking-api';
 import { BookingFailure, bookingWorkflowId } from '../workflows/booking-api';
 import { appointmentViewFromRow } from './appointment-view';
 
@@ -15,16 +18,80 @@ export interface BookingActivityDeps {
 
 type Scoped<T> = T & { appointmentId: string; clinicId: string };
 
+/** A change the journey makes by itself (auto-reschedule on leave, no-show after the grace period): no user to check. */
+type BySystem<T extends { actorUserId: string }> = Omit<T, 'actorUserId'> & { actorUserId: string | null };
+
+/** Statuses a visit can be moved from: not yet checked in, not ended. */
+const MOVABLE = ['PENDING_PAYMENT', 'CONFIRMED'];
+
 /** An expected business outcome, not a fault: not retried, logged at debug, no failure metrics. */
 const refusal = (type: keyof typeof BookingFailure, message: string) =>
   ApplicationFailure.create({ type, message, nonRetryable: true, category: ApplicationFailureCategory.BENIGN });
 
 const forbidden = () => refusal('FORBIDDEN', 'Not allowed for this user in this clinic');
 
+/**
+ * Concurrent inserts that conflict under an exclusion constraint can deadlock each other
+ * (PostgreSQL's execIndexing.c says so). By the time we retry, the winner has committed, so the
+ * retry meets 23P01 and becomes SLOT_TAKEN instead of a storm of activity retries.
+ */
+async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (pgCode(err) !== PG.DEADLOCK || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 45 * i));
+    }
+  }
+}
+
 export function createBookingActivities({ dataSource, onAppointmentChanged }: BookingActivityDeps) {
   const changed = async (a: AppointmentView) => {
     await onAppointmentChanged?.(a);
     return a;
+  };
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw pg row
+  const loadRow = async (req: { appointmentId: string; clinicId: string }): Promise<Record<string, any>> => {
+    const [row] = await dataSource.query(`SELECT * FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.appointmentId, req.clinicId]);
+    if (!row) throw refusal('NOT_FOUND', 'Appointment not found');
+    return row;
+  };
+
+  /** A patient's own change must leave the clinic's minimum notice before each of `starts` (SPEC §5). */
+  const assertNotice = async (clinicId: string, starts: (Date | number)[]) => {
+    const [clinic] = await dataSource.query(`SELECT settings FROM clinics WHERE id = $1`, [clinicId]);
+    const { minNoticeMinutes } = journeySettings(clinic?.settings);
+    if (starts.some((s) => insideMinimumNotice(new Date(s).getTime(), Date.now(), minNoticeMinutes))) {
+      throw refusal('MIN_NOTICE', `Changes by the patient need at least ${minNoticeMinutes} minutes' notice`);
+    }
+  };
+
+  /**
+   * Moves the row from one of `from` to `to`, as `action` allows the actor (null: the journey
+   * itself). Repeating a transition that already happened returns the row as it is.
+   */
+  const transition = async (
+    req: Scoped<{ actorUserId: string | null }>, action: 'checkIn' | 'complete' | 'noShow', from: string[], to: string,
+    check?: (row: Record<string, unknown>) => void,
+  ): Promise<AppointmentView> => {
+    const current = await loadRow(req);
+    if (req.actorUserId !== null) {
+      const { ability } = await loadAbility(dataSource, req.actorUserId, req.clinicId);
+      if (!ability.can(action, subject('Appointment', { clinicId: current.clinic_id, patientId: current.patient_id, practitionerId: current.practitioner_id }))) throw forbidden();
+    }
+    if (current.status === to) return appointmentViewFromRow(current);
+    if (!from.includes(current.status)) throw refusal('INVALID_TRANSITION', `Appointment is ${current.status}`);
+    check?.(current);
+    const [rows] = await dataSource.query(
+      `UPDATE appointments SET status = $3, version = version + 1, updated_at = now()
+       WHERE id = $1 AND clinic_id = $2 AND status = ANY ($4::text[])
+       RETURNING *`,
+      [req.appointmentId, req.clinicId, to, from],
+    );
+    if (!rows.length) throw refusal('INVALID_TRANSITION', 'The appointment changed meanwhile');
+    return changed(appointmentViewFromRow(rows[0]));
   };
 
   return {
@@ -37,16 +104,20 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
       const target = { clinicId: req.clinicId, patientId: req.patientId, practitionerId: req.practitionerId };
       if (!ability.can('create', subject('Appointment', target))) throw forbidden();
       try {
-        const rows: Record<string, unknown>[] = await dataSource.query(
-          `INSERT INTO appointments (id, clinic_id, location_id, patient_id, practitioner_id, room_id, service_id,
-                                     starts_at, ends_at, mode, status, workflow_id, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-           ON CONFLICT (id) DO NOTHING
-           RETURNING *`,
-          [req.appointmentId, req.clinicId, req.locationId, req.patientId, req.practitionerId, req.roomId, req.serviceId,
-            req.startsAt, req.endsAt, req.mode, req.requiresPayment ? 'PENDING_PAYMENT' : 'CONFIRMED',
-            bookingWorkflowId(req.appointmentId), req.actorUserId],
-        );
+        const rows: Record<string, unknown>[] = await retryOnDeadlock(() => dataSource.transaction(async (tx) => {
+          // An attempt must never outlive its activity timeout while holding a pooled connection.
+          await tx.query(`SET LOCAL lock_timeout = '3s'`);
+          return tx.query(
+            `INSERT INTO appointments (id, clinic_id, location_id, patient_id, practitioner_id, room_id, service_id,
+                                       starts_at, ends_at, mode, status, workflow_id, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (id) DO NOTHING
+             RETURNING *`,
+            [req.appointmentId, req.clinicId, req.locationId, req.patientId, req.practitionerId, req.roomId, req.serviceId,
+              req.startsAt, req.endsAt, req.mode, req.requiresPayment ? 'PENDING_PAYMENT' : 'CONFIRMED',
+              bookingWorkflowId(req.appointmentId), req.actorUserId],
+          );
+        }));
         if (rows.length) return await changed(appointmentViewFromRow(rows[0]));
         const [existing] = await dataSource.query(`SELECT * FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.appointmentId, req.clinicId]);
         if (!existing) throw refusal('INVALID_REFERENCE', 'Appointment id belongs to another clinic');
@@ -63,10 +134,11 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
     async cancelAppointment(req: Scoped<CancelRequest>): Promise<AppointmentView> {
       const [current] = await dataSource.query(`SELECT * FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.appointmentId, req.clinicId]);
       if (!current) throw refusal('NOT_FOUND', 'Appointment not found');
-      const { ability } = await loadAbility(dataSource, req.actorUserId, req.clinicId);
+      const { actor, ability } = await loadAbility(dataSource, req.actorUserId, req.clinicId);
       const target = { clinicId: current.clinic_id, patientId: current.patient_id, practitionerId: current.practitioner_id };
       if (!ability.can('cancel', subject('Appointment', target))) throw forbidden();
       if (current.status === 'CANCELLED') return appointmentViewFromRow(current);
+      if (isPatientSelfService(actor, current.patient_id)) await assertNotice(req.clinicId, [current.starts_at]);
       // TypeORM answers an UPDATE with [rows, affectedCount].
       const [rows] = await dataSource.query(
         `UPDATE appointments SET status = 'CANCELLED', cancel_reason = $3, version = version + 1, updated_at = now()
@@ -76,6 +148,88 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
       );
       if (!rows.length) throw refusal('NOT_CANCELLABLE', `Appointment is ${current.status}`);
       return changed(appointmentViewFromRow(rows[0]));
+    },
+
+    /**
+     * Moves the visit to a new time (and practitioner) with the checks of a booking: permission,
+     * future time, the patient's minimum notice, the practitioner's schedule at the visit's
+     * location. The row is updated in place, so taking the new slot and freeing the old one are
+     * one statement under the exclusion constraints: never both held, never neither.
+     */
+    async rescheduleAppointment(req: Scoped<BySystem<RescheduleRequest>>): Promise<AppointmentView> {
+      const current = await loadRow(req);
+      const practitionerId = req.practitionerId ?? current.practitioner_id;
+      let selfService = false;
+      if (req.actorUserId !== null) {
+        const { actor, ability } = await loadAbility(dataSource, req.actorUserId, req.clinicId);
+        const target = { clinicId: current.clinic_id, patientId: current.patient_id, practitionerId: current.practitioner_id };
+        if (!ability.can('reschedule', subject('Appointment', target))) throw forbidden();
+        if (!ability.can('reschedule', subject('Appointment', { ...target, practitionerId }))) throw forbidden();
+        selfService = isPatientSelfService(actor, current.patient_id);
+      }
+      if (!MOVABLE.includes(current.status)) throw refusal('NOT_RESCHEDULABLE', `Appointment is ${current.status}`);
+      const startsAt = parseInstant(req.startsAt);
+      if (startsAt === null) throw refusal('INVALID_REFERENCE', 'startsAt must be an ISO 8601 instant with offset');
+      if (startsAt <= Date.now()) throw refusal('IN_THE_PAST', 'startsAt must be in the future');
+      if (selfService) await assertNotice(req.clinicId, [current.starts_at, startsAt]);
+      // The visit keeps its length; only the practitioner's schedule at its location decides where it may go.
+      const endsAt = startsAt + (new Date(current.ends_at).getTime() - new Date(current.starts_at).getTime());
+      const [facts] = await dataSource.query(
+        `SELECT (SELECT location_ids FROM practitioners WHERE clinic_id = $1 AND id = $2) AS practitioner_locations,
+                (SELECT timezone FROM locations WHERE clinic_id = $1 AND id = $3) AS timezone,
+                (SELECT json_build_object('rules', rules, 'exceptions', exceptions) FROM schedules WHERE clinic_id = $1 AND practitioner_id = $2) AS schedule`,
+        [req.clinicId, practitionerId, current.location_id],
+      );
+      if (!facts.practitioner_locations) throw refusal('INVALID_REFERENCE', 'Unknown practitioner');
+      if (!facts.practitioner_locations.includes(current.location_id)) throw refusal('INVALID_REFERENCE', 'The practitioner does not work at this location');
+      const schedule = {
+        rules: (facts.schedule?.rules ?? []) as WeeklyRule[], exceptions: (facts.schedule?.exceptions ?? []) as ScheduleException[],
+        timezone: facts.timezone as string, locationId: current.location_id as string,
+      };
+      if (!isWithinSchedule(schedule, { startsAt: new Date(startsAt), endsAt: new Date(endsAt) })) {
+        throw refusal('OUTSIDE_SCHEDULE', "The time is outside the practitioner's schedule at this location");
+      }
+      try {
+        const [rows] = await retryOnDeadlock(() => dataSource.transaction(async (tx) => {
+          await tx.query(`SET LOCAL lock_timeout = '3s'`);
+          return tx.query(
+            `UPDATE appointments SET starts_at = $3, ends_at = $4, practitioner_id = $5, version = version + 1, updated_at = now()
+             WHERE id = $1 AND clinic_id = $2 AND status = ANY ($6::text[])
+             RETURNING *`,
+            [req.appointmentId, req.clinicId, new Date(startsAt), new Date(endsAt), practitionerId, MOVABLE],
+          );
+        }));
+        if (!rows.length) throw refusal('NOT_RESCHEDULABLE', 'The appointment changed meanwhile');
+        return await changed(appointmentViewFromRow(rows[0]));
+      } catch (err) {
+        if (pgCode(err) === PG.EXCLUSION_VIOLATION) throw refusal('SLOT_TAKEN', 'The slot is already taken');
+        throw err;
+      }
+    },
+
+    async checkInAppointment(req: Scoped<ActorRequest>): Promise<AppointmentView> {
+      return transition(req, 'checkIn', ['CONFIRMED'], 'CHECKED_IN');
+    },
+
+    async completeAppointment(req: Scoped<CompleteRequest>): Promise<AppointmentView> {
+      if (req.followUpInDays !== undefined) {
+        const current = await loadRow(req);
+        const { ability } = await loadAbility(dataSource, req.actorUserId, req.clinicId);
+        if (!ability.can('create', subject('FollowUp', { clinicId: current.clinic_id, patientId: current.patient_id, practitionerId: current.practitioner_id }))) throw forbidden();
+      }
+      return transition(req, 'complete', ['CONFIRMED', 'CHECKED_IN'], 'COMPLETED');
+    },
+
+    /** Staff mark it, or the journey itself (actorUserId null) once the grace period has passed. */
+    async markNoShow(req: Scoped<BySystem<ActorRequest>>): Promise<AppointmentView> {
+      return transition(req, 'noShow', MOVABLE, 'NO_SHOW', (row) => {
+        if (new Date(row.starts_at as string).getTime() > Date.now()) throw refusal('NOT_STARTED', 'The appointment has not started yet');
+      });
+    },
+
+    /** The row as it is: a journey adopting a booking another journey made. */
+    async loadAppointment(req: { appointmentId: string; clinicId: string }): Promise<AppointmentView> {
+      return appointmentViewFromRow(await loadRow(req));
     },
   };
 }

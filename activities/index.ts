@@ -1,8 +1,17 @@
 import { BookingActivityDeps, createBookingActivities } from './booking';
+import { createFollowUpActivities } from './follow-up';
+import { createJourneyActivities } from './journey';
+import { createNotificationActivities, NotificationActivityDeps } from './notifications';
+import { inClinicOfInput } from '../shared/db/tenant-context';
 
-export type ActivityDeps = BookingActivityDeps;
+export type ActivityDeps = BookingActivityDeps & NotificationActivityDeps;
 
-/** All activities, built from injected dependencies; workers and tests wire them the same way. */
+/**
+ * All activities, built from injected dependencies; workers and tests wire them the same way.
+ * Each runs in the tenant context of the clinic its input names (row-level security).
+ */
 export function createActivities(deps: ActivityDeps) {
-  return { ...createBookingActivities(deps) };
+  return inClinicOfInput({
+    ...createBookingActivities(deps), ...createNotificationActivities(deps), ...createJourneyActivities(deps), ...createFollowUpActivities(deps),
+  });
 }

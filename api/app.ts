@@ -8,6 +8,7 @@ import { authenticate } from './http/authenticate';
 import { problems } from './http/problem';
 import type { ApiDeps, ApiState } from './http/state';
 import { apiRoutes } from './routes';
+import { mountCodecRoutes } from './routes/codec';
 import { detailedHealth } from './routes/operations';
 import { loadAbility } from '../shared/actor';
 
@@ -22,7 +23,7 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
 
   /** Health and metrics details are for platform admins (SPEC §4). */
   const requirePlatformRead = async (ctx: Koa.Context, subject: 'Health' | 'Metrics') => {
-    const auth = authenticate(deps, ctx);
+    const auth = await authenticate(deps, ctx);
     const { ability } = await loadAbility(deps.dataSource, auth.userId, null);
     if (!ability.can('read', subject)) throw problems.forbidden();
   };
@@ -45,6 +46,7 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   router.get('/openapi.json', (ctx) => { ctx.body = openapi; });
   router.get('/docs', (ctx) => { ctx.type = 'html'; ctx.body = docsPage; });
   mountRoutes(router, deps, apiRoutes);
+  mountCodecRoutes(router, deps);
 
   app.use(requestContext(deps));
   app.use(problemHandler());

@@ -27,19 +27,25 @@
  * --practitioners/BENCH_PRACTITIONERS (20), --patients/BENCH_PATIENTS (20), --contention/BENCH_CONTENTION (50),
  * --phases/BENCH_PHASES ("abcxd", any order/subset), BENCH_DATABASE_BASE_URL (postgres://postgres@127.0.0.1:5432),
  * BENCH_REDIS_URL (redis://127.0.0.1:6379/14), BENCH_TIMEOUT_SECONDS (900).
+ * Experiments only (off by default): BENCH_WORKER_OPTIONS (JSON merged into both workers' options),
+ * BENCH_NOOP_SEARCH_ATTRIBUTES=1 (no-op journey started with the booking journey's search attributes),
+ * BENCH_WORKER_PROCESS=1 (booking worker in its own process via dist/workers/main.js; no activity timings then),
+ * BENCH_CPU_PROFILE=<dir> (main-thread .cpuprofile of each measured phase).
  * Service settings pass through the environment as in production (DATABASE_POOL_SIZE,
  * WORKER_BOOKING_MAX_CONCURRENT_WORKFLOW_TASKS, WORKER_MAX_CACHED_WORKFLOWS, ...).
  */
 import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import inspector from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
+import { Context as ActivityContext } from '@temporalio/activity';
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker, WorkerOptions } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
@@ -53,11 +59,14 @@ import { Config, loadConfig } from '../shared/config';
 import { createDataSource } from '../shared/db/data-source';
 import { dropDatabase, ensureDatabase } from '../shared/db/ensure-database';
 import { createLogger } from '../shared/logger';
+import { closeProviders, createProviders } from '../shared/notify/providers';
 import { createRedis } from '../shared/redis';
+import { createDataConverter, workflowBundleConverters } from '../shared/temporal/data-converter';
 import { createWorkers } from '../workers/create-workers';
 import type { BookRequest } from '../workflows/booking-api';
 import { startTemporalDevServer } from '../test/support/temporal-server';
 import { client as jsonClient } from '../test/support/http';
+import { SA } from '../workflows/search-attributes';
 import { NOOP_TASK_QUEUE, noopJourney, noopUpdate } from './noop-workflow';
 
 // ───────────────────────────── options ─────────────────────────────
@@ -83,6 +92,10 @@ const PRACTITIONERS = intOption('practitioners', 'BENCH_PRACTITIONERS', 20, 1);
 const PATIENTS = intOption('patients', 'BENCH_PATIENTS', 20, 1);
 const CONTENTION = intOption('contention', 'BENCH_CONTENTION', 50, 2);
 const PHASES = option('phases', 'BENCH_PHASES', 'abcxd');
+/** Experiment: give the no-op journey the booking journey's five search attributes. */
+const NOOP_SEARCH_ATTRIBUTES = process.env.BENCH_NOOP_SEARCH_ATTRIBUTES === '1';
+/** Experiment: run the booking worker as a separate process (dist/workers/main.js), as in production. */
+const WORKER_PROCESS = process.env.BENCH_WORKER_PROCESS === '1';
 const TIMEOUT_SECONDS = intOption('timeout', 'BENCH_TIMEOUT_SECONDS', 900, 30);
 const DB_BASE = process.env.BENCH_DATABASE_BASE_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/14';
@@ -116,8 +129,11 @@ function cleanUp(): Promise<void> {
   return cleaning;
 }
 
+/** Set by SIGINT/SIGTERM: load loops stop and no report is printed. */
+let interrupted = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     note(`${signal}: cleaning up`);
     void cleanUp().finally(() => process.exit(130));
   });
@@ -166,7 +182,7 @@ async function closedLoop(total: number, concurrency: number, op: (i: number) =>
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, async () => {
     for (;;) {
       const i = next++;
-      if (i >= total) return;
+      if (i >= total || interrupted) return;
       const t0 = performance.now();
       let tag: string;
       try {
@@ -213,7 +229,11 @@ function pidTicks(pids: Set<number>): number {
   }
   return ticks;
 }
-interface CpuSample { at: number; machine: { busy: number; total: number }; node: NodeJS.CpuUsage; temporal: number; postgres: number; redis: number }
+interface CpuSample {
+  at: number; machine: { busy: number; total: number }; node: NodeJS.CpuUsage; workerProcess: number; temporal: number; postgres: number; redis: number;
+  elu: ReturnType<typeof performance.eventLoopUtilization>;
+}
+const workerPids = new Set<number>();
 let temporalPgrp = -1;
 /** PostgreSQL backends serving this run's database (other sessions on the machine are not counted). */
 let ourBackends = new Set<number>();
@@ -223,6 +243,8 @@ function cpuSample(): CpuSample | null {
       at: performance.now(),
       machine: machineTicks(),
       node: process.cpuUsage(),
+      workerProcess: pidTicks(workerPids),
+      elu: performance.eventLoopUtilization(),
       temporal: procTicks((_c, pgrp) => pgrp === temporalPgrp),
       postgres: pidTicks(ourBackends),
       redis: procTicks((c) => c.startsWith('redis-server')),
@@ -237,9 +259,36 @@ function cpuLine(a: CpuSample | null, b: CpuSample | null): string {
   const cores = (ticks: number) => (ticks / CLK_TCK / secs).toFixed(2);
   const nodeCores = ((b.node.user - a.node.user + b.node.system - a.node.system) / 1e6 / secs).toFixed(2);
   const busy = ((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * os.cpus().length;
-  const ours = Number(nodeCores) + (b.temporal - a.temporal + b.postgres - a.postgres + b.redis - a.redis) / CLK_TCK / secs;
-  return `cpu (cores busy of ${os.cpus().length}): machine ${busy.toFixed(2)} = this node process ${nodeCores} + temporal server ${cores(b.temporal - a.temporal)}` +
+  const ours = Number(nodeCores) + (b.workerProcess - a.workerProcess + b.temporal - a.temporal + b.postgres - a.postgres + b.redis - a.redis) / CLK_TCK / secs;
+  const elu = performance.eventLoopUtilization(b.elu, a.elu).utilization;
+  return `cpu (cores busy of ${os.cpus().length}): machine ${busy.toFixed(2)} = this node process ${nodeCores} (main thread event loop ${(elu * 100).toFixed(0)} % busy)` +
+    `${workerPids.size ? ` + worker process ${cores(b.workerProcess - a.workerProcess)}` : ''} + temporal server ${cores(b.temporal - a.temporal)}` +
     ` + postgres (this db's backends) ${cores(b.postgres - a.postgres)} + redis ${cores(b.redis - a.redis)} + everything else ${(busy - ours).toFixed(2)}`;
+}
+
+// ───────────────────────────── main-thread CPU profile (experiment) ─────────────────────────────
+
+/** With BENCH_CPU_PROFILE=<dir>, writes a .cpuprofile of the main thread for each measured phase. */
+async function startProfile(): Promise<{ stop(label: string): Promise<void> } | null> {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  if (!dir) return null;
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<any>((resolve, reject) =>
+    session.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 500 });
+  await post('Profiler.start');
+  return {
+    async stop(label: string) {
+      const { profile } = await post('Profiler.stop');
+      session.disconnect();
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, `${label.replace(/[^a-z0-9]+/gi, '-')}.cpuprofile`);
+      fs.writeFileSync(file, JSON.stringify(profile));
+      note(`main-thread CPU profile written to ${file}`);
+    },
+  };
 }
 
 // ───────────────────────────── workflow histories ─────────────────────────────
@@ -252,12 +301,16 @@ const eventMs = (e: HistoryEvent | undefined) =>
  * Server-side timeline of the first workflow task of sampled journeys (server timestamps):
  * start → task picked up by a poller (matching) → task completed by the worker.
  */
-async function historyTimeline(temporal: Client, ids: string[], sample = 100) {
+async function historyTimeline(temporal: Client, ids: string[], la?: Map<string, { scheduled: number; started: number; ended: number }>, sample = 100) {
   const step = Math.max(1, Math.floor(ids.length / sample));
   const picked = ids.filter((_, i) => i % step === 0).slice(0, sample);
-  const out = { toScheduled: [] as number[], pickup: [] as number[], worker: [] as number[], total: [] as number[] };
+  const out = {
+    toScheduled: [] as number[], pickup: [] as number[], worker: [] as number[], total: [] as number[], sampleEvents: '',
+    toLaScheduled: [] as number[], laQueued: [] as number[], laRun: [] as number[], laToCompleted: [] as number[],
+  };
   for (const id of picked) {
     const events = (await temporal.workflow.getHandle(id).fetchHistory()).events ?? [];
+    out.sampleEvents ||= events.map((e) => Object.keys(e).find((k) => k.endsWith('EventAttributes') && (e as Record<string, unknown>)[k])?.replace(/EventAttributes$/, '') ?? '?').join(', ');
     const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
     const scheduled = events.find((e) => e.workflowTaskScheduledEventAttributes);
     const taken = events.find((e) => e.workflowTaskStartedEventAttributes);
@@ -266,6 +319,13 @@ async function historyTimeline(temporal: Client, ids: string[], sample = 100) {
     out.pickup.push(eventMs(taken) - eventMs(scheduled));
     out.worker.push(eventMs(completed) - eventMs(taken));
     out.total.push(eventMs(completed) - eventMs(started));
+    const l = la?.get(id);
+    if (l) {
+      out.toLaScheduled.push(l.scheduled - eventMs(taken));
+      out.laQueued.push(l.started - l.scheduled);
+      out.laRun.push(l.ended - l.started);
+      out.laToCompleted.push(eventMs(completed) - l.ended);
+    }
   }
   return out;
 }
@@ -424,6 +484,8 @@ async function main(): Promise<number> {
     TEMPORAL_ADDRESS: temporalServer.address,
     TEMPORAL_NAMESPACE: 'default',
     JWT_SECRET: randomBytes(32).toString('hex'),
+    PHI_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
     JWT_ACCESS_TTL_SECONDS: '3600',
   });
   const log = createLogger(config.LOG_LEVEL, 'bench');
@@ -436,17 +498,28 @@ async function main(): Promise<number> {
   onCleanup('flush Redis db 14 and disconnect', async () => { await redis.flushdb().catch(() => undefined); redis.disconnect(); });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   onCleanup('close the Temporal client connection', () => connection.close());
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // Client and workers share the payload codec (PHI encryption), as api/main.ts and workers/main.ts do.
+  const dataConverter = createDataConverter(config.PHI_ENCRYPTION_KEYS);
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const metrics = createMetrics();
   const deps: ApiDeps = { config, dataSource: apiDs, redis, temporal, log, metrics, cache: new Cache(redis, log, metrics) };
   const admin = { email: 'bench-root@bench.local', password: `pw-${randomUUID()}` };
   await ensureBootstrapAdmin(apiDs, admin.email, admin.password, log);
 
   // Workers, as workers/main.ts builds them (own pool), plus the no-op worker on its own queue.
-  Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+  // SDK warnings on one line each (e.g. a local activity attempt failing), on stderr next to the progress notes.
+  const sdkLogger = new DefaultLogger('WARN', ({ level, message, meta }) => {
+    if (message.startsWith('No activities registered')) return; // the no-op worker has none, on purpose
+    const m = (meta ?? {}) as Record<string, unknown>;
+    const err = m.error as { code?: string; message?: string } | undefined;
+    const detail = [m.activityType && `${m.activityType}#${m.attempt}`, m.workflowId, err && `${err.code ?? ''} ${String(err.message ?? err).split('\n')[0]}`.trim()]
+      .filter(Boolean).join(' ');
+    note(`temporal ${level}: ${message}${detail ? ` (${detail})` : ''}`);
+  });
+  Runtime.install({ logger: sdkLogger, telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
   note('bundling workflows');
-  const bookingBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger as never });
-  const noopBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./noop-workflow'), logger: quietBundlerLogger as never });
+  const bookingBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), ...workflowBundleConverters, logger: quietBundlerLogger as never });
+  const noopBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./noop-workflow'), ...workflowBundleConverters, logger: quietBundlerLogger as never });
   const workerDs = await createDataSource({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'clinic-worker' }).initialize();
   onCleanup('close the worker pool', () => workerDs.destroy());
   const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -456,12 +529,22 @@ async function main(): Promise<number> {
   const rec = {
     server: new Recorder(), apiQuery: new Recorder(), updateWithStart: new Recorder(), activity: new Recorder(), workerQuery: new Recorder(),
   };
+  /** Wall-clock times of each booking's local activity, to place it on the server's timeline. */
+  const laTimes = new Map<string, { scheduled: number; started: number; ended: number }>();
   const recording = (on: boolean) => { for (const r of Object.values(rec)) { r.on = on; if (!on) r.take(); } };
   instrumentQueries(apiDs, rec.apiQuery);
   instrumentQueries(workerDs, rec.workerQuery);
-  const activities = createActivities({ dataSource: workerDs });
+  const providers = createProviders(config);
+  onCleanup('close notification providers', () => closeProviders(providers));
+  const activities = createActivities({ dataSource: workerDs, providers, log });
   const bookActivity = activities.bookAppointment;
-  activities.bookAppointment = (req) => timed(rec.activity, () => bookActivity(req));
+  activities.bookAppointment = (req) => {
+    const { info } = ActivityContext.current();
+    const started = Date.now();
+    return timed(rec.activity, () => bookActivity(req)).finally(() => {
+      if (rec.activity.on) laTimes.set(info.workflowExecution?.workflowId ?? '', { scheduled: info.currentAttemptScheduledTimestampMs, started, ended: Date.now() });
+    });
+  };
   const executeUpdateWithStart = temporal.workflow.executeUpdateWithStart.bind(temporal.workflow);
   temporal.workflow.executeUpdateWithStart = ((...args: Parameters<typeof executeUpdateWithStart>) =>
     timed(rec.updateWithStart, () => executeUpdateWithStart(...args))) as typeof executeUpdateWithStart;
@@ -474,7 +557,7 @@ async function main(): Promise<number> {
     const create = Worker.create.bind(Worker);
     Worker.create = (options: WorkerOptions) => create({ ...options, ...extraWorkerOptions } as WorkerOptions);
   }
-  const workers = await createWorkers({
+  const workers = WORKER_PROCESS ? [] : await createWorkers({
     connection: nativeConnection,
     namespace: config.TEMPORAL_NAMESPACE,
     queues: ['booking'],
@@ -483,13 +566,46 @@ async function main(): Promise<number> {
     concurrency: config.queueConcurrency,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     shutdownGraceSeconds: 1,
+    dataConverter,
     log,
   });
+  if (WORKER_PROCESS) {
+    // Experiment: the booking worker as production runs it, in its own process (workers/main.ts).
+    const entry = path.join(root, 'dist', 'workers', 'main.js');
+    const child = spawn(process.execPath, [entry], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'silent', DATABASE_URL: config.DATABASE_URL, REDIS_URL: config.REDIS_URL,
+        TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE, JWT_SECRET: config.JWT_SECRET,
+        PHI_ENCRYPTION_KEYS: config.PHI_ENCRYPTION_KEYS, BLIND_INDEX_KEY: config.BLIND_INDEX_KEY,
+        WORKER_TASK_QUEUES: 'booking', WORKER_SHUTDOWN_GRACE_SECONDS: '1',
+      },
+    });
+    onCleanup('stop the worker process', async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    });
+    workerPids.add(child.pid ?? -1);
+    note(`booking worker in its own process (pid ${child.pid}): waiting for its pollers`);
+    for (let i = 0; ; i++) {
+      const { pollers } = await temporal.workflowService.describeTaskQueue({
+        namespace: config.TEMPORAL_NAMESPACE, taskQueue: { name: 'booking' }, taskQueueType: 1 /* WORKFLOW */,
+      });
+      if (pollers?.some((p) => p.identity?.startsWith(`${child.pid}@`))) break;
+      if (child.exitCode !== null || i > 600) throw new Error('the booking worker process did not start polling');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   workers.push(await Worker.create({
     connection: nativeConnection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: NOOP_TASK_QUEUE,
     workflowBundle: { code: noopBundle.code },
+    dataConverter,
     ...config.queueConcurrency.booking,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     shutdownGraceTime: '1s',
@@ -561,9 +677,12 @@ async function main(): Promise<number> {
     recording(true);
     loop.reset();
     ourBackends = new Set((await apiDs.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`) as { pid: number }[]).map((r) => r.pid));
+    const profiling = await startProfile();
     const before = cpuSample();
     const run = await closedLoop(N, C, op);
     const after = cpuSample();
+    await profiling?.stop(label);
+    if (interrupted) throw new Error('interrupted');
     rec.server.on = rec.apiQuery.on = rec.updateWithStart.on = rec.activity.on = rec.workerQuery.on = false;
     return { label, run, cpu: cpuLine(before, after), loopDelayP99: loop.percentile(99) / 1e6 };
   };
@@ -600,6 +719,13 @@ async function main(): Promise<number> {
         if (rec.server.on) journeyIds.b.push(workflowId);
         const start = new WithStartWorkflowOperation(noopJourney, {
           workflowId, taskQueue: NOOP_TASK_QUEUE, args: [], workflowIdConflictPolicy: 'USE_EXISTING',
+          ...(NOOP_SEARCH_ATTRIBUTES ? {
+            typedSearchAttributes: [
+              { key: SA.ClinicId, value: seed.clinicId }, { key: SA.PatientId, value: seed.patientIds[0] },
+              { key: SA.PractitionerId, value: seed.practitionerIds[0] }, { key: SA.AppointmentId, value: workflowId },
+              { key: SA.JourneyKind, value: 'booking' },
+            ],
+          } : {}),
         });
         const echo = await temporal.workflow.executeUpdateWithStart(noopUpdate, { args: ['ok'], startWorkflowOperation: start });
         return echo === 'ok' ? 'ok' : `unexpected ${echo}`;
@@ -732,7 +858,7 @@ async function main(): Promise<number> {
 
   for (const k of ['a', 'b'] as const) {
     if (!journeyIds[k].length) continue;
-    const t = await historyTimeline(temporal, journeyIds[k]);
+    const t = await historyTimeline(temporal, journeyIds[k], k === 'a' ? laTimes : undefined);
     say('');
     say(`first workflow task of ${t.total.length} sampled ${k === 'a' ? 'booking' : 'no-op'} journeys, server timestamps (mean / p50 / p99 ms):`);
     for (const [what, values] of [
@@ -740,10 +866,17 @@ async function main(): Promise<number> {
       ['task scheduled → picked up by a poller (matching)', t.pickup],
       [`picked up → completed by the worker${k === 'a' ? ' (incl. local activity)' : ''}`, t.worker],
       ['workflow started → task completed', t.total],
+      ...(t.laRun.length ? [
+        ['  task picked up → local activity scheduled (1st activation)', t.toLaScheduled],
+        ['  local activity scheduled → started (LA dispatch)', t.laQueued],
+        ['  local activity running', t.laRun],
+        ['  local activity done → task completed (2nd activation, reply)', t.laToCompleted],
+      ] as const : []),
     ] as const) {
       const s = summarize(values);
       say(`  ${what.padEnd(58)}${fmt(s.mean, 2).padStart(8)}${fmt(s.p50, 2).padStart(8)}${fmt(s.p99, 2).padStart(8)}`);
     }
+    say(`  history: ${t.sampleEvents}`);
   }
 
   say('');

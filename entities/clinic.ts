@@ -7,6 +7,8 @@ export interface ClinicSettings {
   paymentHoldMinutes?: number;
   reminderOffsetsMinutes?: number[];
   noShowGraceMinutes?: number;
+  autoBookFollowUp?: boolean;
+  autoRescheduleOnLeave?: boolean;
 }
 
 @Entity('clinics')

@@ -10,6 +10,13 @@ import { Room } from './room';
 import { Schedule } from './schedule';
 import { Service } from './service';
 import { User } from './user';
+import { OtpChallenge } from './otp-challenge';
+import { RefreshToken } from './refresh-token';
+import { Session } from './session';
+import { FollowUp } from './follow-up';
+
+export { OtpChallenge, RefreshToken, Session };
+export { FollowUp };
 
 export { Appointment, AuditLog, Clinic, IdempotencyKey, Location, Membership, Patient, Practitioner, Room, Schedule, Service, User };
 export * from './appointment';
@@ -17,4 +24,4 @@ export * from './service';
 export type { ClinicSettings } from './clinic';
 export type { PatientPreferences, Channel } from './patient';
 
-export const ENTITIES = [Appointment, AuditLog, Clinic, IdempotencyKey, Location, Membership, Patient, Practitioner, Room, Schedule, Service, User];
+export const ENTITIES = [Appointment, AuditLog, Clinic, IdempotencyKey, Location, Membership, Patient, Practitioner, Room, Schedule, Service, User, OtpChallenge, RefreshToken, Session, FollowUp];

@@ -11,6 +11,12 @@ export class User {
   @Column({ type: 'text' }) name: string;
   @Column({ type: 'text', nullable: true, select: false }) passwordHash: string | null;
   @Column({ type: 'text', default: 'ACTIVE' }) status: UserStatus;
+  /** TOTP secrets, sealed with the PHI keyring (AAD names the user); pending until activated. */
+  @Column({ type: 'text', nullable: true, select: false }) totpSecret: string | null;
+  @Column({ type: 'text', nullable: true, select: false }) totpPendingSecret: string | null;
+  @Column({ type: 'timestamptz', nullable: true }) totpEnabledAt: Date | null;
+  /** Last TOTP time step accepted: a code is good once (RFC 6238 §5.2). */
+  @Column({ type: 'bigint', nullable: true, select: false }) totpLastStep: string | null;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt: Date;
 }

@@ -1,10 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { workflowBundleConverters } from '../shared/temporal/data-converter';
 
 /** Production workers load this pre-built bundle instead of bundling at start. */
 async function main() {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), ...workflowBundleConverters });
   const out = path.resolve(__dirname, '..', 'workflow-bundle.js');
   await fs.writeFile(out, code);
   process.stdout.write(`workflow bundle written to ${out}\n`);

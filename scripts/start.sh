@@ -12,8 +12,10 @@ mkdir -p .data
 [ -f .data/jwt-secret ] || openssl rand -hex 32 > .data/jwt-secret
 [ -f .data/admin-password ] || openssl rand -base64 18 > .data/admin-password
 [ -f .data/phi-key ] || echo "dev1:$(openssl rand -base64 32)" > .data/phi-key
+[ -f .data/blind-index-key ] || openssl rand -base64 32 > .data/blind-index-key
 export JWT_SECRET="${JWT_SECRET:-$(cat .data/jwt-secret)}"
 export PHI_ENCRYPTION_KEYS="${PHI_ENCRYPTION_KEYS:-$(cat .data/phi-key)}"
+export BLIND_INDEX_KEY="${BLIND_INDEX_KEY:-$(cat .data/blind-index-key)}"
 export BOOTSTRAP_ADMIN_EMAIL="${BOOTSTRAP_ADMIN_EMAIL:-admin@clinic.local}"
 export BOOTSTRAP_ADMIN_PASSWORD="${BOOTSTRAP_ADMIN_PASSWORD:-$(cat .data/admin-password)}"
 export PORT="${PORT:-8088}"
@@ -31,9 +33,12 @@ if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
   export TEMPORAL_ADDRESS=127.0.0.1:7233
   temporal_bin="$(bash scripts/temporal-cli.sh)"
   if ! "$temporal_bin" operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; then
-    sa=(); for name in ClinicId PatientId PractitionerId AppointmentId JourneyKind; do sa+=(--search-attribute "$name=Keyword"); done
+    server_args=(); for name in ClinicId PatientId PractitionerId AppointmentId JourneyKind; do server_args+=(--search-attribute "$name=Keyword"); done
+    # One task-queue partition suits a single machine (fewer missed polls, lower tail latency).
+    server_args+=(--dynamic-config-value matching.numTaskqueueReadPartitions=1 --dynamic-config-value matching.numTaskqueueWritePartitions=1)
     "$temporal_bin" server start-dev --db-filename .data/temporal.db --ip 127.0.0.1 --port 7233 --ui-port 8233 \
-      "${sa[@]}" --log-level warn > .data/temporal.log 2>&1 &
+      --ui-codec-endpoint "http://127.0.0.1:$PORT/codec" \
+      "${server_args[@]}" --log-level warn > .data/temporal.log 2>&1 &
     pids+=($!)
     for _ in $(seq 1 60); do "$temporal_bin" operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1 && break; sleep 1; done
   fi

@@ -1,14 +1,16 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { Actor, AppAbility, defineAbilityFor } from './permissions';
 import { ROLES, Role } from './permissions/roles';
+import { runInClinic } from './db/tenant-context';
 
 /**
  * Resolves who is acting in which clinic: roles held there (plus platform roles), and the
  * practitioner/patient records that make "own" rules work. One round trip; used by the API and
- * by activities, so both decide with the same facts.
+ * by activities, so both decide with the same facts. Runs in the clinic's tenant context: the
+ * practitioner and patient rows are behind row-level security.
  */
 export async function loadActor(db: DataSource | EntityManager, userId: string, clinicId: string | null): Promise<Actor> {
-  const [row] = await db.query(
+  const [row] = await runInClinic(clinicId, () => db.query(
     `SELECT
        COALESCE((SELECT array_agg(role) FROM memberships
                  WHERE user_id = $1 AND (clinic_id IS NULL OR clinic_id = $2)), '{}') AS roles,
@@ -16,7 +18,7 @@ export async function loadActor(db: DataSource | EntityManager, userId: string, 
        COALESCE((SELECT array_agg(id) FROM patients WHERE clinic_id = $2 AND user_id = $1), '{}') AS patient_ids,
        (SELECT status FROM users WHERE id = $1) AS status`,
     [userId, clinicId],
-  );
+  ));
   const active = row?.status === 'ACTIVE';
   const roles = (active ? (row.roles as string[]) : []).filter((r): r is Role => (ROLES as readonly string[]).includes(r));
   return {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { parseKeyring } from './crypto/keyring';
+import { parseBlindIndexKey } from './crypto/blind-index';
+import { ROLES } from './permissions/roles';
 
 const TASK_QUEUES = ['booking', 'therapy', 'payments', 'notifications', 'maintenance'] as const;
 export type TaskQueue = (typeof TASK_QUEUES)[number];
@@ -8,13 +10,24 @@ export const ALL_TASK_QUEUES: readonly TaskQueue[] = TASK_QUEUES;
 const csvOf = <T extends string>(values: readonly [T, ...T[]]) =>
   z.string().transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean)).pipe(z.array(z.enum(values)).min(1));
 
+/** `NAME=` in a copied .env means "not set". */
+const blankAsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8088),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/clinic'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  // Role the API and workers act as (no superuser, no BYPASSRLS; created by the migrations). Empty: DATABASE_URL logs in as it.
+  DATABASE_APP_ROLE: z.string().regex(/^([a-z_][a-z0-9_]{0,62})?$/, 'must be a plain lower-case role name or empty').default('clinic_app'),
+  // Audit rows for patient reads (on in production; off only to measure what they cost, bench/audit.ts).
+  AUDIT_READS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379/0'),
+  // In-process (L1) cache in front of Redis for availability, day view and dashboard; 0 turns it off.
+  CACHE_L1_TTL_MS: z.coerce.number().int().min(0).max(60000).default(2000),
+  CACHE_L1_MAX_ENTRIES: z.coerce.number().int().min(1).max(1000000).default(5000),
+  CACHE_L1_MAX_MB: z.coerce.number().int().min(1).max(65536).default(64),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
@@ -22,9 +35,23 @@ const configSchema = z.object({
   JWT_ISSUER: z.string().min(1).default('clinic-backend'),
   JWT_AUDIENCE: z.string().min(1).default('clinic-api'),
   JWT_ACCESS_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(900),
+  // Sessions end after this long without use (refresh or any authenticated request) ...
+  SESSION_IDLE_MINUTES: z.coerce.number().int().min(5).max(1440).default(30),
+  // ... and this long after sign-in at most.
+  SESSION_MAX_HOURS: z.coerce.number().int().min(1).max(720).default(12),
+  // Roles that must use TOTP; without it their tokens only reach MFA enrolment and /auth/me.
+  MFA_REQUIRED_ROLES: z.string().default('')
+    .transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(ROLES))),
+  OTP_RATE_LIMIT_PER_IDENTIFIER: z.coerce.number().int().min(1).default(3),
+  OTP_RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).default(20),
+  OTP_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(10).default(600),
   PHI_ENCRYPTION_KEYS: z.string().refine((spec) => {
     try { parseKeyring(spec); return true; } catch { return false; }
   }, 'must be comma-separated <id>:<base64 of 32 bytes> keys, the last one current'),
+  BLIND_INDEX_KEY: z.string().refine((b64) => {
+    try { parseBlindIndexKey(b64); return true; } catch { return false; }
+  }, 'must be base64 of 32 random bytes (HMAC key of the patient search indexes)'),
   BOOTSTRAP_ADMIN_EMAIL: z.email().optional(),
   BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   APP_BASE_HOST: z.string().default('localhost'),
@@ -35,6 +62,16 @@ const configSchema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(20),
   SMTP_URL: z.string().default('smtp://127.0.0.1:1025'),
+  SMTP_FROM: z.string().min(3).default('Clinic <no-reply@clinic.local>'),
+  // SMS and WhatsApp are off until their credentials are set; email always has SMTP_URL.
+  SMS_API_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.twilio.com'),
+  SMS_ACCOUNT_SID: blankAsUnset(z.string()),
+  SMS_AUTH_TOKEN: blankAsUnset(z.string()),
+  SMS_FROM: blankAsUnset(z.string()),
+  WHATSAPP_API_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://graph.facebook.com'),
+  WHATSAPP_PHONE_NUMBER_ID: blankAsUnset(z.string()),
+  WHATSAPP_TOKEN: blankAsUnset(z.string()),
+  NOTIFY_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000),
 });
 
 export type Config = z.infer<typeof configSchema> & {

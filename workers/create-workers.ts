@@ -1,9 +1,10 @@
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Config, TaskQueue } from '../shared/config';
 import type { Logger } from '../shared/logger';
 
 /** Which workflow types run on which queue; activities are registered on every queue this process serves. */
-const QUEUES_WITH_WORKFLOWS: readonly TaskQueue[] = ['booking'];
+const QUEUES_WITH_WORKFLOWS: readonly TaskQueue[] = ['booking', 'notifications'];
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -15,6 +16,8 @@ export interface WorkerSetup {
   concurrency: Config['queueConcurrency'];
   maxCachedWorkflows: number;
   shutdownGraceSeconds: number;
+  /** The payload codec (and failure converter) shared with every client: see shared/temporal/data-converter.ts. */
+  dataConverter: DataConverter;
   log?: Logger;
 }
 
@@ -27,6 +30,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         namespace: setup.namespace,
         taskQueue,
         activities: setup.activities,
+        dataConverter: setup.dataConverter,
         ...(withWorkflows
           ? setup.workflowBundle
             ? { workflowBundle: setup.workflowBundle }
@@ -34,6 +38,9 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
           : {}),
         ...setup.concurrency[taskQueue],
         maxCachedWorkflows: withWorkflows ? setup.maxCachedWorkflows : 0,
+        // Each booking is a new journey, so most workflow tasks arrive on the normal (non-sticky)
+        // queue: autoscaling pollers follow the backlog instead of the default 8:2 sticky split.
+        workflowTaskPollerBehavior: { type: 'autoscaling' },
         shutdownGraceTime: `${setup.shutdownGraceSeconds}s`,
       };
       return Worker.create(options);

@@ -2,9 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, LogLevel, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createAppointmentInvalidator } from '../shared/cache';
 import { loadConfigOrExit } from '../shared/config';
-import { createDataSource } from '../shared/db/data-source';
+import { phiKeysFor } from '../shared/crypto/patient-phi';
+import { createAppDataSource } from '../shared/db/data-source';
 import { createLogger } from '../shared/logger';
+import { createRedis } from '../shared/redis';
+import { createDataConverter } from '../shared/temporal/data-converter';
+import { closeProviders, createProviders } from '../shared/notify/providers';
 import { createWorkers } from './create-workers';
 
 /** One entry point for every worker fleet: WORKER_TASK_QUEUES picks the queues this process serves. */
@@ -19,18 +24,26 @@ async function main() {
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
 
-  const dataSource = await createDataSource({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'clinic-worker' }).initialize();
+  const dataSource = await createAppDataSource({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'clinic-worker', appRole: config.DATABASE_APP_ROLE }).initialize();
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const providers = createProviders(config);
+  const redis = createRedis(config.REDIS_URL);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
   const bundlePath = path.resolve(__dirname, '..', 'workflow-bundle.js');
   const workers = await createWorkers({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     queues: config.WORKER_TASK_QUEUES,
-    activities: createActivities({ dataSource }),
+    activities: createActivities({
+      dataSource, providers, phiKeyring: phiKeysFor(config).ring, log: log.child({ component: 'activities' }),
+      // Appointment changes retire cached availability, day views and dashboards in every API process.
+      onAppointmentChanged: createAppointmentInvalidator(redis, log.child({ component: 'cache' })),
+    }),
     workflowBundle: fs.existsSync(bundlePath) ? { codePath: bundlePath } : undefined,
     concurrency: config.queueConcurrency,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     shutdownGraceSeconds: config.WORKER_SHUTDOWN_GRACE_SECONDS,
+    dataConverter: createDataConverter(config.PHI_ENCRYPTION_KEYS),
     log,
   });
 
@@ -38,7 +51,9 @@ async function main() {
   log.info({ queues: config.WORKER_TASK_QUEUES }, 'workers polling');
   await Promise.all(workers.map((w) => w.run()));
   await connection.close();
+  await closeProviders(providers);
   await dataSource.destroy();
+  redis.disconnect();
   log.info('workers stopped');
 }
 

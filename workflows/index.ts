@@ -1,2 +1,4 @@
 /** Every workflow type the workers register (the bundle's entry point). */
 export { booking } from './booking';
+export { deliverMessage } from './notification';
+export { followUp } from './follow-up';

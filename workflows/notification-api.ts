@@ -28,3 +28,11 @@ export interface MessageOutcome {
 }
 
 export const deliverMessageWorkflowId = (idempotencyKey: string) => `notify-${idempotencyKey}`;
+
+/** Non-retryable failure types of the delivery activity; their details carry the FAILED MessageOutcome. */
+export const NotificationFailure = {
+  /** No channel reached the recipient: every provider refused the address, or there was none. */
+  BAD_RECIPIENT: 'BAD_RECIPIENT',
+  /** The request itself is wrong (unknown template, missing params, key reused for another message). */
+  INVALID_MESSAGE: 'INVALID_MESSAGE',
+} as const;

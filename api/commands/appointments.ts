@@ -1,19 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { subject } from '@casl/ability';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { isWithinSchedule } from '../../shared/scheduling';
 import type { Actor, AppAbility } from '../../shared/permissions';
 import { appointmentViewFromRow } from '../../activities/appointment-view';
 import { booking } from '../../workflows/booking';
 import {
-  AppointmentView, BOOKING_TASK_QUEUE, BookingFailure, bookingWorkflowId, bookUpdate, cancelUpdate, statusQuery,
+  AppointmentView, BOOKING_TASK_QUEUE, BookingFailure, bookingWorkflowId, bookUpdate, cancelUpdate, checkInUpdate, completeUpdate,
+  noShowUpdate, rescheduleUpdate, statusQuery,
 } from '../../workflows/booking-api';
+import { followUpWorkflowId } from '../../workflows/follow-up-api';
 import { SA } from '../../workflows/search-attributes';
 import { decodeCursor, page } from '../http/pagination';
 import { FieldError, problems } from '../http/problem';
 import type { ApiDeps } from '../http/state';
 import { idFromKey } from './idempotency';
+import { dayViewCacheEntry } from './day-view';
 
 export interface BookInput {
   patientId: string;
@@ -48,16 +51,24 @@ async function loadBookingFacts(deps: ApiDeps, clinicId: string, b: BookInput) {
   };
 }
 
-/** Maps the workflow's typed failures to HTTP problems. */
+/** Maps the workflow's typed failures (thrown by the update or by its activity) to HTTP problems. */
 function bookingProblem(err: unknown): never {
-  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+  const failure = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+  const cause = failure instanceof ActivityFailure ? failure.cause : failure;
   if (cause instanceof ApplicationFailure) {
+    const startsAt = (message: string): FieldError[] => [{ field: 'body.startsAt', message }];
     switch (cause.type) {
       case BookingFailure.SLOT_TAKEN: throw problems.slotTaken();
       case BookingFailure.FORBIDDEN: throw problems.forbidden();
       case BookingFailure.NOT_FOUND: throw problems.notFound('Appointment');
       case BookingFailure.INVALID_REFERENCE: throw problems.unprocessable('invalid-reference', cause.message);
       case BookingFailure.NOT_CANCELLABLE: throw problems.conflict('not-cancellable', cause.message);
+      case BookingFailure.NOT_RESCHEDULABLE: throw problems.conflict('not-reschedulable', cause.message);
+      case BookingFailure.INVALID_TRANSITION: throw problems.conflict('invalid-transition', cause.message);
+      case BookingFailure.OUTSIDE_SCHEDULE: throw problems.unprocessable('outside-schedule', cause.message, startsAt('outside working hours'));
+      case BookingFailure.IN_THE_PAST: throw problems.unprocessable('in-the-past', cause.message, startsAt('must be in the future'));
+      case BookingFailure.MIN_NOTICE: throw problems.unprocessable('inside-minimum-notice', cause.message);
+      case BookingFailure.NOT_STARTED: throw problems.unprocessable('not-started', cause.message);
     }
   }
   // An update rejected by the workflow's validator (journey already ended).
@@ -142,19 +153,24 @@ export interface ListQuery { from?: string; to?: string; practitionerId?: string
 export async function listAppointments(deps: ApiDeps, actor: Actor, ability: AppAbility, q: ListQuery) {
   const cursor = decodeCursor(q.cursor);
   const ownOnly = !readsAllAppointments(ability, actor.clinicId!);
-  const rows: Record<string, unknown>[] = await deps.dataSource.query(
-    `SELECT * FROM appointments
-     WHERE clinic_id = $1
-       AND ($2::timestamptz IS NULL OR starts_at >= $2) AND ($3::timestamptz IS NULL OR starts_at < $3)
-       AND ($4::uuid IS NULL OR practitioner_id = $4) AND ($5::uuid IS NULL OR patient_id = $5)
-       AND ($6::text IS NULL OR status = $6)
-       AND ($7::uuid[] IS NULL OR patient_id = ANY ($7))
-       AND ($8::timestamptz IS NULL OR (starts_at, id) > ($8, $9::uuid))
-     ORDER BY starts_at, id LIMIT $10`,
-    [actor.clinicId, q.from ?? null, q.to ?? null, q.practitionerId ?? null, q.patientId ?? null, q.status ?? null,
-      ownOnly ? actor.patientIds : null, cursor?.k ?? null, cursor?.id ?? null, q.limit + 1],
-  );
-  return page(rows.map(appointmentViewFromRow), q.limit, (a) => ({ k: a.startsAt, id: a.id }));
+  const load = async () => {
+    const rows: Record<string, unknown>[] = await deps.dataSource.query(
+      `SELECT * FROM appointments
+       WHERE clinic_id = $1
+         AND ($2::timestamptz IS NULL OR starts_at >= $2) AND ($3::timestamptz IS NULL OR starts_at < $3)
+         AND ($4::uuid IS NULL OR practitioner_id = $4) AND ($5::uuid IS NULL OR patient_id = $5)
+         AND ($6::text IS NULL OR status = $6)
+         AND ($7::uuid[] IS NULL OR patient_id = ANY ($7))
+         AND ($8::timestamptz IS NULL OR (starts_at, id) > ($8, $9::uuid))
+       ORDER BY starts_at, id LIMIT $10`,
+      [actor.clinicId, q.from ?? null, q.to ?? null, q.practitionerId ?? null, q.patientId ?? null, q.status ?? null,
+        ownOnly ? actor.patientIds : null, cursor?.k ?? null, cursor?.id ?? null, q.limit + 1],
+    );
+    return page(rows.map(appointmentViewFromRow), q.limit, (a) => ({ k: a.startsAt, id: a.id }));
+  };
+  // Staff's day view (practitioner + range) is served from the cache; appointment changes retire it.
+  const dayView = ownOnly ? null : dayViewCacheEntry(actor.clinicId!, q);
+  return dayView ? deps.cache.getOrLoadTagged('day-view', dayView, load) : load();
 }
 
 export async function getAppointment(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string) {
@@ -181,4 +197,67 @@ export async function cancelAppointment(deps: ApiDeps, actor: Actor, ability: Ap
   } catch (err) {
     return bookingProblem(err);
   }
+}
+
+/** Runs one update of the appointment's journey, mapping its refusals to problems. */
+async function updateJourney<Arg>(
+  deps: ApiDeps, appointment: AppointmentView, update: UpdateDefinition<AppointmentView, [Arg]>, arg: Arg,
+): Promise<AppointmentView> {
+  try {
+    return await deps.temporal.workflow.getHandle(appointment.workflowId).executeUpdate(update, { args: [arg] });
+  } catch (err) {
+    return bookingProblem(err);
+  }
+}
+
+/** The acting user must be allowed `action` on this appointment (DOCTOR: own appointments only). */
+function assertMay(ability: AppAbility, action: 'reschedule' | 'checkIn' | 'complete' | 'noShow', a: Pick<AppointmentView, 'clinicId' | 'patientId' | 'practitionerId'>) {
+  if (!ability.can(action, subject('Appointment', { clinicId: a.clinicId, patientId: a.patientId, practitionerId: a.practitionerId }))) {
+    throw problems.forbidden(`You may not ${action === 'noShow' ? 'mark a no-show for' : action === 'checkIn' ? 'check in' : action} this appointment`);
+  }
+}
+
+export interface RescheduleInput {
+  startsAt: string;
+  practitionerId?: string;
+}
+
+/**
+ * Moves the appointment through its journey's `reschedule` update: the same logic as the staff's
+ * `reschedule` signal (schedule, the patient's minimum notice, the slot, all checked by the journey).
+ */
+export async function rescheduleAppointment(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string, input: RescheduleInput): Promise<AppointmentView> {
+  const appointment = await loadReadable(deps, actor, ability, id);
+  assertMay(ability, 'reschedule', appointment);
+  if (input.practitionerId) assertMay(ability, 'reschedule', { ...appointment, practitionerId: input.practitionerId });
+  const startsAt = new Date(input.startsAt);
+  if (startsAt.getTime() <= Date.now()) throw problems.unprocessable('in-the-past', 'startsAt must be in the future', [{ field: 'body.startsAt', message: 'must be in the future' }]);
+  return updateJourney(deps, appointment, rescheduleUpdate, {
+    actorUserId: actor.userId, startsAt: startsAt.toISOString(), ...(input.practitionerId ? { practitionerId: input.practitionerId } : {}),
+  });
+}
+
+export async function checkInAppointment(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string): Promise<AppointmentView> {
+  const appointment = await loadReadable(deps, actor, ability, id);
+  assertMay(ability, 'checkIn', appointment);
+  return updateJourney(deps, appointment, checkInUpdate, { actorUserId: actor.userId });
+}
+
+/** Completes the visit; with followUpInDays the journey then starts `followup-<appointmentId>`. */
+export async function completeAppointment(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string, input: { followUpInDays?: number }) {
+  const appointment = await loadReadable(deps, actor, ability, id);
+  assertMay(ability, 'complete', appointment);
+  if (input.followUpInDays !== undefined && !ability.can('create', subject('FollowUp', { clinicId: appointment.clinicId, patientId: appointment.patientId, practitionerId: appointment.practitionerId }))) {
+    throw problems.forbidden('You may not create follow-ups');
+  }
+  const completed = await updateJourney(deps, appointment, completeUpdate, {
+    actorUserId: actor.userId, ...(input.followUpInDays !== undefined ? { followUpInDays: input.followUpInDays } : {}),
+  });
+  return { ...completed, followUpWorkflowId: input.followUpInDays !== undefined ? followUpWorkflowId(appointment.id) : null };
+}
+
+export async function markNoShow(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string): Promise<AppointmentView> {
+  const appointment = await loadReadable(deps, actor, ability, id);
+  assertMay(ability, 'noShow', appointment);
+  return updateJourney(deps, appointment, noShowUpdate, { actorUserId: actor.userId });
 }

@@ -1,4 +1,9 @@
 import type { Context } from 'koa';
+import { z } from 'zod';
+import { auditAppender } from '../../shared/audit/appender';
+import { ChainRow, emptyChain, verifyRows } from '../../shared/audit/chain';
+import type { Actor } from '../../shared/permissions';
+import { problems } from '../http/problem';
 import type { ApiDeps, ApiState } from '../http/state';
 
 export interface AuditEntry {
@@ -9,13 +14,140 @@ export interface AuditEntry {
   actorUserId: string | null;
 }
 
+type AuditDeps = Pick<ApiDeps, 'dataSource'> & Partial<Pick<ApiDeps, 'config' | 'log'>>;
+type Ctx = Context & { state: ApiState };
+
+/** Reads of patient data: the only rows AUDIT_READS=false leaves out (to measure their cost). */
+const isPatientRead = (e: AuditEntry) => e.resourceType === 'Patient' && /\.(read|list|search)(\.|$)/.test(e.action);
+
 /**
- * Appends one audit row. Ids and action names only, never PHI.
- * (The hash chain and its verification arrive with the security issue.)
+ * Appends one audit row to the clinic's hash chain (or, without a clinic, to the platform chain)
+ * and resolves once it is committed. Ids and action names only, never PHI. The database assigns
+ * the id, the time and the hashes; concurrent appends share one INSERT (shared/audit/appender.ts).
  */
-export async function recordAudit(deps: Pick<ApiDeps, 'dataSource'>, ctx: Context & { state: ApiState }, e: AuditEntry): Promise<void> {
-  await deps.dataSource.query(
-    `INSERT INTO audit_logs (clinic_id, actor_user_id, action, resource_type, resource_id, request_id, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [e.clinicId, e.actorUserId, e.action, e.resourceType, e.resourceId, ctx.state.requestId, ctx.ip],
-  );
+export async function recordAudit(deps: AuditDeps, ctx: Ctx, e: AuditEntry): Promise<void> {
+  if (deps.config?.AUDIT_READS === false && isPatientRead(e)) return;
+  await auditAppender(deps.dataSource, deps.log ?? ctx.state.log).append({
+    clinicId: e.clinicId, actorUserId: e.actorUserId, action: e.action, resourceType: e.resourceType, resourceId: e.resourceId,
+    requestId: ctx.state.requestId ?? null, ip: ctx.ip || null,
+  });
+}
+
+const UUID = z.uuid();
+const SLUG = /^[a-z0-9-]{1,63}$/;
+
+/**
+ * A refused authorize call (the route's declared permission) or a refused clinic context, as
+ * 'permission.denied'. A refused clinic context goes to the chain of the clinic asked for when it
+ * exists (its auditors see who knocked), else to the platform chain.
+ */
+export async function recordDenial(
+  deps: AuditDeps, ctx: Ctx,
+  d: { actorUserId: string | null; clinicId: string | null; resourceType: string; resourceId: string | null },
+): Promise<void> {
+  await recordAudit(deps, ctx, { action: 'permission.denied', ...d });
+}
+
+export async function recordClinicDenial(deps: AuditDeps, ctx: Ctx, actorUserId: string, wanted: { id?: string; slug?: string } | null): Promise<void> {
+  const ref = wanted?.id && UUID.safeParse(wanted.id).success ? { id: wanted.id } : wanted?.slug && SLUG.test(wanted.slug) ? { slug: wanted.slug } : null;
+  const [clinic] = ref
+    ? await deps.dataSource.query(ref.id ? 'SELECT id FROM clinics WHERE id = $1' : 'SELECT id FROM clinics WHERE slug = $1', [ref.id ?? ref.slug])
+    : [];
+  await recordDenial(deps, ctx, { actorUserId, clinicId: clinic?.id ?? null, resourceType: 'Clinic', resourceId: clinic?.id ?? ref?.id ?? ref?.slug ?? null });
+}
+
+// ───────────────────────────── reading the log ─────────────────────────────
+
+/** Ids go out as text (bigint); ORDER BY must name audit_logs.id, or it would sort the text. */
+const ROW_COLUMNS = `id::text AS id, clinic_id, actor_user_id, action, resource_type, resource_id, request_id, ip,
+  to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at, prev_hash, hash`;
+
+interface RawRow {
+  id: string; clinic_id: string | null; actor_user_id: string | null; action: string; resource_type: string; resource_id: string | null;
+  request_id: string | null; ip: string | null; occurred_at: string; prev_hash: string | null; hash: string;
+}
+
+const toRow = (r: RawRow): ChainRow & { hash: string } => ({
+  id: r.id, clinicId: r.clinic_id, actorUserId: r.actor_user_id, action: r.action, resourceType: r.resource_type, resourceId: r.resource_id,
+  requestId: r.request_id, ip: r.ip, occurredAt: r.occurred_at, prevHash: r.prev_hash, hash: r.hash,
+});
+
+export const encodeAuditCursor = (id: string) => Buffer.from(JSON.stringify({ before: id })).toString('base64url');
+
+function decodeAuditCursor(raw: string | undefined): string | null {
+  if (!raw) return null;
+  try {
+    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    if (typeof c?.before === 'string' && /^[1-9]\d{0,18}$/.test(c.before)) return c.before;
+  } catch {
+    // fall through
+  }
+  throw problems.validation([{ field: 'query.cursor', message: 'Invalid cursor' }]);
+}
+
+export interface AuditQuery {
+  from?: string; to?: string; actorUserId?: string; action?: string; resourceType?: string; resourceId?: string; limit: number; cursor?: string;
+}
+
+/** The clinic's audit rows, newest first, keyset-paginated by id. */
+export async function listAuditLogs(deps: ApiDeps, ctx: Ctx, actor: Actor, query: AuditQuery) {
+  const clinicId = actor.clinicId!;
+  const args: unknown[] = [clinicId];
+  const where = ['clinic_id = $1'];
+  const add = (sql: (p: string) => string, value: unknown) => { args.push(value); where.push(sql(`$${args.length}`)); };
+  if (query.from) add((p) => `occurred_at >= ${p}::timestamptz`, query.from);
+  if (query.to) add((p) => `occurred_at < ${p}::timestamptz`, query.to);
+  if (query.actorUserId) add((p) => `actor_user_id = ${p}::uuid`, query.actorUserId);
+  if (query.action) add((p) => `action = ${p}`, query.action);
+  if (query.resourceType) add((p) => `resource_type = ${p}`, query.resourceType);
+  if (query.resourceId) add((p) => `resource_id = ${p}`, query.resourceId);
+  const before = decodeAuditCursor(query.cursor);
+  if (before) add((p) => `id < ${p}::bigint`, before);
+  args.push(query.limit + 1);
+  const rows: RawRow[] = await deps.dataSource.query(
+    `SELECT ${ROW_COLUMNS} FROM audit_logs WHERE ${where.join(' AND ')} ORDER BY audit_logs.id DESC LIMIT $${args.length}`, args);
+  const items = rows.slice(0, query.limit).map(toRow);
+  await recordAudit(deps, ctx, { action: 'audit.read', resourceType: 'AuditLog', resourceId: null, clinicId, actorUserId: actor.userId });
+  return { items, nextCursor: rows.length > query.limit ? encodeAuditCursor(items[items.length - 1].id) : null };
+}
+
+const PAGE = 5000;
+
+export interface ChainReport {
+  valid: boolean;
+  checked: number;
+  firstBrokenId?: string;
+  reason?: string;
+  /** The chain's latest row: compare with the last `audit.head` log line to detect a cut-off tail. */
+  head: { id: string; hash: string; occurredAt: string } | null;
+}
+
+/**
+ * Walks one chain (a clinic's, or with null the platform chain of rows without a clinic) in id
+ * order, in pages, in one snapshot, checking every hash with the TypeScript implementation.
+ */
+export async function verifyChain(deps: Pick<ApiDeps, 'dataSource'>, clinicId: string | null): Promise<ChainReport> {
+  // Two spellings rather than IS NOT DISTINCT FROM, which no index serves.
+  const inChain = clinicId ? 'clinic_id = $1::uuid' : '(clinic_id IS NULL AND $1::uuid IS NULL)';
+  return deps.dataSource.transaction('REPEATABLE READ', async (tx) => {
+    await tx.query('SET TRANSACTION READ ONLY');
+    let state = emptyChain();
+    for (;;) {
+      const rows: RawRow[] = await tx.query(
+        `SELECT ${ROW_COLUMNS} FROM audit_logs WHERE ${inChain} AND id > $2::bigint ORDER BY audit_logs.id LIMIT ${PAGE}`, [clinicId, state.lastId ?? '0']);
+      state = verifyRows(state, rows.map(toRow));
+      if (state.broken || rows.length < PAGE) break;
+    }
+    const [last]: RawRow[] = await tx.query(`SELECT ${ROW_COLUMNS} FROM audit_logs WHERE ${inChain} ORDER BY audit_logs.id DESC LIMIT 1`, [clinicId]);
+    const head = last ? { id: last.id, hash: last.hash, occurredAt: last.occurred_at } : null;
+    return state.broken
+      ? { valid: false, checked: state.checked, firstBrokenId: state.broken.id, reason: state.broken.reason, head }
+      : { valid: true, checked: state.checked, head };
+  });
+}
+
+export async function verifyAuditLog(deps: ApiDeps, ctx: Ctx, actor: Actor): Promise<ChainReport> {
+  const report = await verifyChain(deps, actor.clinicId!);
+  await recordAudit(deps, ctx, { action: 'audit.verify', resourceType: 'AuditLog', resourceId: null, clinicId: actor.clinicId, actorUserId: actor.userId });
+  return report;
 }

@@ -1,11 +1,13 @@
 import { subject } from '@casl/ability';
 import { Location, Practitioner, Schedule } from '../../entities';
+import { cacheTags } from '../../shared/cache';
 import { ClinicScope } from '../../shared/db/clinic-scope';
 import { PG, pgCode } from '../../shared/db/pg-errors';
 import type { AppAbility } from '../../shared/permissions';
 import { ScheduleException, validateSchedule, WeeklyRule } from '../../shared/scheduling';
 import { FieldError, problems } from '../http/problem';
 import type { ApiDeps } from '../http/state';
+import { signalLeaveOverlaps } from './leave-notices';
 import { In } from 'typeorm';
 
 async function assertLocations(scope: ClinicScope, ids: string[], field: (i: number) => string) {
@@ -58,6 +60,8 @@ export async function replaceSchedule(
      ON CONFLICT (clinic_id, practitioner_id) DO UPDATE SET rules = EXCLUDED.rules, exceptions = EXCLUDED.exceptions, updated_at = now()`,
     [clinicId, practitionerId, JSON.stringify(input.rules), JSON.stringify(input.exceptions)],
   );
+  await deps.cache.invalidateTags([cacheTags.practitioner(clinicId, practitionerId)]);
+  await signalLeaveOverlaps(deps, clinicId, practitionerId, input.exceptions);
   const saved = (await scope.findOne(Schedule, { practitionerId }))!;
   return { practitionerId, rules: saved.rules, exceptions: saved.exceptions };
 }

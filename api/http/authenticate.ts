@@ -2,28 +2,40 @@ import { subject } from '@casl/ability';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { loadAbility } from '../../shared/actor';
-import { verifyAccessToken } from '../../shared/auth/tokens';
-import { problems } from './problem';
+import { AccessClaims, MFA_ENROLLMENT_SCOPE, verifyAccessToken } from '../../shared/auth/tokens';
+import { checkSession } from '../commands/sessions';
+import { Problem, problems } from './problem';
 import type { ApiDeps, AuthState } from './state';
 
-export function tokenSettings(deps: ApiDeps) {
+export function tokenSettings(deps: Pick<ApiDeps, 'config'>) {
   const c = deps.config;
   return { secret: c.JWT_SECRET, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, ttlSeconds: c.JWT_ACCESS_TTL_SECONDS };
 }
 
-export function authenticate(deps: ApiDeps, ctx: Context): AuthState {
+const isUuid = (v: string) => z.uuid().safeParse(v).success;
+
+export const mfaEnrollmentRequired = () =>
+  new Problem(403, 'mfa-enrollment-required', 'Second factor required', 'Your role requires TOTP: enrol with POST /api/v1/auth/mfa/totp/enroll, activate it, then refresh your tokens');
+
+/**
+ * A valid bearer token of a live session (revoked, idle and expired sessions are refused, see
+ * commands/sessions.ts). Enrolment-only tokens pass only where the route allows them.
+ */
+export async function authenticate(deps: ApiDeps, ctx: Context, opts: { allowMfaEnrollment?: boolean } = {}): Promise<AuthState> {
   const header = ctx.get('authorization');
   const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header);
   if (!match) throw problems.unauthorized();
+  let claims: AccessClaims;
   try {
-    const claims = verifyAccessToken(tokenSettings(deps), match[1]);
-    return { userId: claims.sub, sessionId: claims.sid, defaultClinicId: claims.clinic_id ?? null };
+    claims = verifyAccessToken(tokenSettings(deps), match[1]);
   } catch {
     throw problems.unauthorized('The bearer token is invalid or expired');
   }
+  if (!isUuid(claims.sid) || !isUuid(claims.sub) || (await checkSession(deps, claims.sid, claims.sub)) !== 'active') throw problems.unauthorized('The session has ended; sign in again');
+  const mfaEnrollmentOnly = claims.scope === MFA_ENROLLMENT_SCOPE;
+  if (mfaEnrollmentOnly && !opts.allowMfaEnrollment) throw mfaEnrollmentRequired();
+  return { userId: claims.sub, sessionId: claims.sid, defaultClinicId: claims.clinic_id ?? null, mfaEnrollmentOnly };
 }
-
-const isUuid = (v: string) => z.uuid().safeParse(v).success;
 
 /**
  * The clinic a request acts in, first match wins (SPEC §4): X-Clinic-ID header, clinicId query,

@@ -17,14 +17,22 @@ export function createMetrics(): Metrics {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const cacheEvents = new Counter({ name: 'cache_events_total', help: 'Cache lookups by outcome', labelNames: ['cache', 'outcome'] as const, registers: [registry] });
+  // level: l1 (in-process) or l2 (Redis) for two-level caches; absent for Redis-only caches.
+  const cacheEvents = new Counter({
+    name: 'cache_events_total', help: 'Cache lookups by cache, level and outcome', labelNames: ['cache', 'level', 'outcome'] as const, registers: [registry],
+  });
+  const cacheInvalidations = new Counter({
+    name: 'cache_invalidations_total', help: 'Invalidations applied to this process\'s L1 cache, from its own writes (local) or other processes (remote)',
+    labelNames: ['source'] as const, registers: [registry],
+  });
   const workflowStarts = new Counter({ name: 'workflow_starts_total', help: 'Workflows started by the API', labelNames: ['workflow'] as const, registers: [registry] });
   return {
     registry,
     httpDuration,
     workflowStarts,
-    hit: (cache) => cacheEvents.inc({ cache, outcome: 'hit' }),
-    miss: (cache) => cacheEvents.inc({ cache, outcome: 'miss' }),
-    error: (cache) => cacheEvents.inc({ cache, outcome: 'error' }),
+    hit: (cache, level) => cacheEvents.inc(level ? { cache, level, outcome: 'hit' } : { cache, outcome: 'hit' }),
+    miss: (cache, level) => cacheEvents.inc(level ? { cache, level, outcome: 'miss' } : { cache, outcome: 'miss' }),
+    error: (cache, level) => cacheEvents.inc(level ? { cache, level, outcome: 'error' } : { cache, outcome: 'error' }),
+    invalidated: (source) => cacheInvalidations.inc({ source }),
   };
 }

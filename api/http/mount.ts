@@ -1,23 +1,34 @@
 import Router from '@koa/router';
 import { authenticate, enterClinic, requestedClinic } from './authenticate';
-import { problems } from './problem';
+import { Problem, problems } from './problem';
 import type { RouteDef } from './route';
 import type { ApiDeps, ApiState } from './state';
 import { validate } from './validate';
 import { PLATFORM_NO_CLINIC } from './no-clinic';
 import type { Actor } from '../../shared/permissions';
+import { runInClinic } from '../../shared/db/tenant-context';
+import { recordClinicDenial, recordDenial } from '../commands/audit';
 
-/** Runs each route as: auth → clinic context → validate → one authorize call → handler. */
+/**
+ * Runs each route as: auth → clinic context → validate → one authorize call → handler. Clinic
+ * routes run the rest inside the clinic's tenant context, so their queries pass PostgreSQL's
+ * row-level security for that clinic only. Both refusals (clinic context, authorize) are audited.
+ */
 export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: RouteDef[]): void {
   for (const def of routes) {
     router[def.method](def.path, async (ctx) => {
       const params = validate(def.params, ctx.params, 'params');
-      const auth = def.access === 'public' ? null : authenticate(deps, ctx);
+      const auth = def.access === 'public' ? null : await authenticate(deps, ctx, { allowMfaEnrollment: def.allowDuringMfaEnrollment });
       let actor: Actor = PLATFORM_NO_CLINIC.actor;
       let ability = PLATFORM_NO_CLINIC.ability;
       if (auth && (def.access === 'clinic' || def.access === 'clinic-param')) {
         const wanted = def.access === 'clinic-param' ? { id: (params as { id: string }).id } : requestedClinic(deps, ctx, auth);
-        ({ actor, ability } = await enterClinic(deps, auth, wanted));
+        try {
+          ({ actor, ability } = await enterClinic(deps, auth, wanted));
+        } catch (err) {
+          if (err instanceof Problem && err.status === 403) await recordClinicDenial(deps, ctx, auth.userId, wanted);
+          throw err;
+        }
         ctx.state.log = ctx.state.log.child({ clinicId: actor.clinicId });
       } else if (auth && def.access === 'user') {
         ({ actor, ability } = await PLATFORM_NO_CLINIC.forUser(deps, auth.userId));
@@ -28,13 +39,22 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
         ctx.state.ability = ability;
         ctx.state.log = ctx.state.log.child({ userId: auth.userId });
       }
-      const query = validate(def.query, ctx.query, 'query');
-      const body = validate(def.body, ctx.request.body ?? {}, 'body');
-      if (def.permission && !ability.can(def.permission[0], def.permission[1])) throw problems.forbidden();
-      const result = await def.handler({ params, query, body, deps, ctx, auth: auth!, actor, ability });
-      ctx.status = result.status ?? (result.body === undefined ? 204 : 200);
-      if (result.body !== undefined) ctx.body = result.body;
-      for (const [k, v] of Object.entries(result.headers ?? {})) ctx.set(k, v);
+      const run = async () => {
+        const query = validate(def.query, ctx.query, 'query');
+        const body = validate(def.body, ctx.request.body ?? {}, 'body');
+        if (def.permission && !ability.can(def.permission[0], def.permission[1])) {
+          const resourceId = (params as { id?: unknown } | undefined)?.id;
+          await recordDenial(deps, ctx, {
+            actorUserId: auth?.userId ?? null, clinicId: actor.clinicId, resourceType: def.permission[1], resourceId: typeof resourceId === 'string' ? resourceId : null,
+          });
+          throw problems.forbidden();
+        }
+        const result = await def.handler({ params, query, body, deps, ctx, auth: auth!, actor, ability });
+        ctx.status = result.status ?? (result.body === undefined ? 204 : 200);
+        if (result.body !== undefined) ctx.body = result.body;
+        for (const [k, v] of Object.entries(result.headers ?? {})) ctx.set(k, v);
+      };
+      await (actor.clinicId ? runInClinic(actor.clinicId, run) : run());
     });
   }
 }

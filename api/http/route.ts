@@ -52,6 +52,8 @@ export interface RouteDef<P = any, Q = any, B = any> {
   body?: ZodType<B>;
   /** Accepts an Idempotency-Key header (journey-creating POSTs). */
   idempotent?: boolean;
+  /** Reachable with an enrolment-only token (MFA_REQUIRED_ROLES without TOTP): MFA enrolment and /auth/me. */
+  allowDuringMfaEnrollment?: boolean;
   responses: Record<number, ResponseSpec>;
   handler: (input: HandlerInput<P, Q, B>) => Promise<HandlerResult>;
 }

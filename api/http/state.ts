@@ -22,6 +22,8 @@ export interface AuthState {
   userId: string;
   sessionId: string;
   defaultClinicId: string | null;
+  /** MFA_REQUIRED_ROLES without TOTP yet: only routes marked `allowDuringMfaEnrollment` answer. */
+  mfaEnrollmentOnly: boolean;
 }
 
 /** Koa state, filled by middleware in order: request id → auth → clinic context. */

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { APPOINTMENT_STATUSES } from '../../entities';
 import { paginationQuery } from '../http/pagination';
 import { route, uuidParam } from '../http/route';
-import { bookAppointment, cancelAppointment, getAppointment, listAppointments } from '../commands/appointments';
+import {
+  bookAppointment, cancelAppointment, checkInAppointment, completeAppointment, getAppointment, listAppointments, markNoShow, rescheduleAppointment,
+} from '../commands/appointments';
 import { withIdempotency } from '../commands/idempotency';
 import { isoInstant, listOf } from './schemas';
 
@@ -54,5 +56,39 @@ export const appointmentRoutes = [
     body: z.object({ reason: z.string().trim().min(1).max(500) }).strict(),
     responses: { 200: { description: 'Cancelled', schema: appointmentSchema }, 409: { description: 'Already cancelled or ended' } },
     handler: async ({ params, body, deps, actor, ability }) => ({ body: await cancelAppointment(deps, actor, ability, params.id, body.reason) }),
+  }),
+  route({
+    method: 'post', path: '/api/v1/appointments/:id/reschedule', tags: ['appointments'],
+    summary: 'Move an appointment to a new time (and practitioner): the new slot is taken and the old one freed at once; reminders are re-armed',
+    access: 'clinic', permission: ['reschedule', 'Appointment'], params: uuidParam,
+    body: z.object({ startsAt: isoInstant, practitionerId: z.uuid().optional() }).strict(),
+    responses: {
+      200: { description: 'Moved', schema: appointmentSchema },
+      409: { description: 'Slot taken (type …/slot-taken), or the appointment can no longer move (checked in, ended)' },
+      422: { description: "Outside the practitioner's schedule, in the past, or (a patient's own change) inside the clinic's minimum notice" },
+    },
+    handler: async ({ params, body, deps, actor, ability }) => ({ body: await rescheduleAppointment(deps, actor, ability, params.id, body) }),
+  }),
+  route({
+    method: 'post', path: '/api/v1/appointments/:id/check-in', summary: 'The patient has arrived (ends reminders and the no-show timer)', tags: ['appointments'],
+    access: 'clinic', permission: ['checkIn', 'Appointment'], params: uuidParam, body: z.object({}).strict(),
+    responses: { 200: { description: 'Checked in', schema: appointmentSchema }, 409: { description: 'Not confirmed, or ended' } },
+    handler: async ({ params, deps, actor, ability }) => ({ body: await checkInAppointment(deps, actor, ability, params.id) }),
+  }),
+  route({
+    method: 'post', path: '/api/v1/appointments/:id/complete', summary: 'Complete the visit; with followUpInDays the follow-up journey starts', tags: ['appointments'],
+    access: 'clinic', permission: ['complete', 'Appointment'], params: uuidParam,
+    body: z.object({ followUpInDays: z.number().positive().max(365).optional().describe('Days until the follow-up is due; fractions allowed') }).strict(),
+    responses: {
+      200: { description: 'Completed', schema: appointmentSchema.extend({ followUpWorkflowId: z.string().nullable() }) },
+      409: { description: 'Cancelled or ended' },
+    },
+    handler: async ({ params, body, deps, actor, ability }) => ({ body: await completeAppointment(deps, actor, ability, params.id, body) }),
+  }),
+  route({
+    method: 'post', path: '/api/v1/appointments/:id/no-show', summary: 'The patient did not come (frees the slot); the journey also marks it itself after the grace period', tags: ['appointments'],
+    access: 'clinic', permission: ['noShow', 'Appointment'], params: uuidParam, body: z.object({}).strict(),
+    responses: { 200: { description: 'Marked', schema: appointmentSchema }, 409: { description: 'Checked in or ended' }, 422: { description: 'Not started yet' } },
+    handler: async ({ params, deps, actor, ability }) => ({ body: await markNoShow(deps, actor, ability, params.id) }),
   }),
 ];

@@ -9,8 +9,12 @@ import { ianaTimezone, listOf, name, slug } from './schemas';
 const settingsSchema = z.object({
   minNoticeMinutes: z.number().int().min(0).max(43200).optional(),
   paymentHoldMinutes: z.number().int().min(1).max(1440).optional(),
-  reminderOffsetsMinutes: z.array(z.number().int().min(1).max(43200)).max(5).optional(),
-  noShowGraceMinutes: z.number().int().min(0).max(1440).optional(),
+  // Fractions of a minute are allowed (0.5 = 30 s, rounded to whole seconds): short journeys for tests and demos.
+  reminderOffsetsMinutes: z.array(z.number().min(1 / 60, 'must be at least one second (1/60)').max(43200)).max(5).optional()
+    .describe('Reminders before the visit, in minutes (default [1440, 120]); fractions allowed'),
+  noShowGraceMinutes: z.number().min(0).max(1440).optional().describe('Minutes past the start before the journey marks NO_SHOW (default 15); fractions allowed'),
+  autoBookFollowUp: z.boolean().optional().describe('The follow-up journey books the nearest free slot itself (default false)'),
+  autoRescheduleOnLeave: z.boolean().optional().describe('Visits under a new practitioner leave move to the nearest free slot instead of being offered it (default false)'),
 }).strict();
 
 const clinicSchema = z.object({ id: z.uuid(), name: z.string(), slug: z.string(), timezone: z.string(), settings: settingsSchema, createdAt: z.date(), updatedAt: z.date() });

@@ -1,8 +1,13 @@
 import type { RouteDef } from '../http/route';
 import { appointmentRoutes } from './appointments';
+import { auditLogRoutes } from './audit-logs';
 import { authRoutes } from './auth';
+import { availabilityRoutes } from './availability';
 import { clinicRoutes } from './clinics';
+import { dashboardRoutes } from './dashboard';
 import { locationRoutes } from './locations';
+import { notificationRoutes } from './notifications';
+import { patientPreferenceRoutes } from './patient-preferences';
 import { patientRoutes } from './patients';
 import { practitionerRoutes } from './practitioners';
 import { serviceRoutes } from './services';
@@ -11,5 +16,6 @@ import { userRoutes } from './users';
 /** Every /api/v1 route; the OpenAPI document is generated from this list. */
 export const apiRoutes: RouteDef[] = [
   ...authRoutes, ...clinicRoutes, ...locationRoutes, ...userRoutes, ...practitionerRoutes, ...serviceRoutes,
-  ...patientRoutes, ...appointmentRoutes,
+  ...patientRoutes, ...appointmentRoutes, ...notificationRoutes, ...auditLogRoutes,
+  ...availabilityRoutes, ...dashboardRoutes, ...patientPreferenceRoutes,
 ] as RouteDef[];

@@ -3,6 +3,19 @@ import { paginationQuery } from '../http/pagination';
 import { route, uuidParam } from '../http/route';
 import { createPatient, getPatient, listPatients, updatePatient } from '../commands/patients';
 import { listOf, localDate, name } from './schemas';
+import { parseSearchQuery } from '../../shared/crypto/blind-index';
+
+/** What q looks like decides what it is matched against (SPEC §8: exact match through blind indexes). */
+const searchQuery = z.string().trim().min(1).max(200)
+  .describe('MRN (MRN0000042), phone (+919812345678), email, date of birth (YYYY-MM-DD) or full name ("first last"); exact match')
+  .transform((q, ctx) => {
+    const parsed = parseSearchQuery(q);
+    if ('error' in parsed) {
+      ctx.issues.push({ code: 'custom', message: parsed.error, input: q });
+      return z.NEVER;
+    }
+    return parsed;
+  });
 
 const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +919812345678');
 const demographics = {
@@ -32,9 +45,9 @@ export const patientRoutes = [
     handler: async ({ body, deps, ctx, actor, ability }) => ({ status: 201, body: await createPatient(deps, ctx, actor, ability, body) }),
   }),
   route({
-    method: 'get', path: '/api/v1/patients', summary: 'List patients, or search by MRN with q', tags: ['patients'],
+    method: 'get', path: '/api/v1/patients', summary: 'List patients, or find them by exact MRN, phone, email, date of birth or full name with q', tags: ['patients'],
     access: 'clinic', permission: ['read', 'Patient'],
-    query: z.object({ q: z.string().trim().min(1).max(100).optional(), ...paginationQuery }),
+    query: z.object({ q: searchQuery.optional(), ...paginationQuery }),
     responses: { 200: { description: 'A page of patients', schema: listOf(patientSchema) } },
     handler: async ({ query, deps, ctx, actor, ability }) => ({ body: await listPatients(deps, ctx, actor, ability, query) }),
   }),

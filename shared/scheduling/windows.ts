@@ -8,9 +8,18 @@ import type { Interval, ScheduleException, ScheduleInput } from './types';
  * real start. Input is expected to have passed validateSchedule; anything unusable throws rather than silently
  * dropping a LEAVE and letting bookings through.
  */
+/** Zone validation is costly (Intl lookups) and clinics use a handful of zones: remember the valid ones. */
+const validZones = new Set<string>();
+function knownZone(zone: string): boolean {
+  if (validZones.has(zone)) return true;
+  if (!IANAZone.isValidZone(zone)) return false;
+  validZones.add(zone);
+  return true;
+}
+
 function workingSpans(schedule: ScheduleInput, from: number, to: number): Span[] {
   const zone = schedule.timezone;
-  if (!IANAZone.isValidZone(zone)) throw new RangeError(`unknown time zone "${zone}"`);
+  if (!knownZone(zone)) throw new RangeError(`unknown time zone "${zone}"`);
   if (!(to > from)) return [];
 
   const rules = schedule.rules.filter((rule) => rule.locationId === schedule.locationId);

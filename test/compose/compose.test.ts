@@ -17,10 +17,10 @@ const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 const QUEUES = ['booking', 'therapy', 'payments', 'notifications', 'maintenance'] as const;
 const SEARCH_ATTRIBUTES = ['ClinicId', 'PatientId', 'PractitionerId', 'AppointmentId', 'JourneyKind'];
 /** Variables the file must refuse to start without (`${VAR:?message}`). */
-const REQUIRED_VARS = ['CLINIC_DB_PASSWORD', 'JWT_SECRET', 'PHI_ENCRYPTION_KEYS', 'POSTGRES_PASSWORD', 'TEMPORAL_DB_PASSWORD'];
+const REQUIRED_VARS = ['BLIND_INDEX_KEY', 'CLINIC_DB_PASSWORD', 'JWT_SECRET', 'PHI_ENCRYPTION_KEYS', 'POSTGRES_PASSWORD', 'TEMPORAL_DB_PASSWORD'];
 const APP_ENV_KEYS = [
   'PORT', 'DATABASE_URL', 'REDIS_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'JWT_SECRET',
-  'PHI_ENCRYPTION_KEYS', 'BOOTSTRAP_ADMIN_EMAIL', 'BOOTSTRAP_ADMIN_PASSWORD', 'SMTP_URL',
+  'PHI_ENCRYPTION_KEYS', 'BLIND_INDEX_KEY', 'BOOTSTRAP_ADMIN_EMAIL', 'BOOTSTRAP_ADMIN_PASSWORD', 'SMTP_URL',
 ];
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -409,7 +409,7 @@ describe('docker-compose.yml secrets', () => {
     const used = new Set<string>();
     interpolate(compose, FULL_ENV, used);
     expect([...used].sort()).toEqual(
-      [...REQUIRED_VARS, 'CLINIC_IMAGE', 'LOG_LEVEL', 'TEMPORAL_CODEC_ENDPOINT'].sort(),
+      [...REQUIRED_VARS, 'CLINIC_IMAGE', 'LOG_LEVEL', 'TEMPORAL_CODEC_ENDPOINT', 'TEMPORAL_UI_URL'].sort(),
     );
   });
 

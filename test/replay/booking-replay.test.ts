@@ -5,6 +5,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { idFromKey } from '../../api/commands/idempotency';
+import { createDataConverter } from '../../shared/temporal/data-converter';
 import { bookingWorkflowId } from '../../workflows/booking-api';
 import { adminToken, createClinic, nextSlot } from '../support/fixtures';
 import { client } from '../support/http';
@@ -15,10 +16,14 @@ import { startStack } from '../support/stack';
  * Workflow code must replay every history it ever produced (running journeys last weeks).
  * Checked-in histories were recorded from real runs: `RECORD_HISTORIES=1 npm test -- test/replay`
  * records new ones; keep the old files so a change that breaks them fails here.
+ *
+ * `booking-encrypted-*` were recorded through the payload codec under the fixed test keys of
+ * global-setup; the others predate the codec (plain json payloads, which the codec passes through).
  */
 const DIR = path.join(__dirname, 'histories');
 const quiet = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } as never;
-const replayOptions = () => ({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } });
+const dataConverter = () => createDataConverter(process.env.PHI_ENCRYPTION_KEYS!);
+const replayOptions = () => ({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, dataConverter: dataConverter() });
 
 async function recordBookingHistories(): Promise<void> {
   const stack = await startStack();
@@ -32,8 +37,8 @@ async function recordBookingHistories(): Promise<void> {
     const refused = await book(booked.body.startsAt, { 'idempotency-key': 'replay-refused' });
     expect(refused.status).toBe(409);
     const journeys = {
-      'booking-booked-then-cancelled': booked.body.workflowId,
-      'booking-slot-taken': bookingWorkflowId(idFromKey(c.userIds.RECEPTIONIST, 'replay-refused')),
+      'booking-encrypted-booked-then-cancelled': booked.body.workflowId,
+      'booking-encrypted-slot-taken': bookingWorkflowId(idFromKey(c.userIds.RECEPTIONIST, 'replay-refused')),
     };
     for (const [name, workflowId] of Object.entries(journeys)) {
       await stack.deps.temporal.workflow.getHandle(workflowId).result();
@@ -58,16 +63,36 @@ describe('booking workflow replay', () => {
     expect(files.length).toBeGreaterThan(0);
   });
 
+  it('has codec-encrypted histories, whose payloads hold nothing in clear', () => {
+    const encrypted = files.filter((f) => f.includes('encrypted'));
+    expect(encrypted.length).toBeGreaterThan(0);
+    for (const file of encrypted) {
+      const raw = fs.readFileSync(path.join(DIR, file), 'utf8');
+      expect(raw).toContain(Buffer.from('binary/encrypted').toString('base64'));
+      // The start input (appointment and clinic ids) is sealed; only search attributes and core's marker bookkeeping stay plain.
+      const start = JSON.parse(raw).events[0].workflowExecutionStartedEventAttributes.input.payloads[0];
+      expect(Buffer.from(start.metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
+      expect(Buffer.from(start.data, 'base64').toString('latin1')).not.toContain('clinicId');
+    }
+  });
+
   it.each(files)('replays %s without non-determinism', async (file) => {
     const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
     await expect(Worker.runReplayHistory(replayOptions(), history, file)).resolves.toBeUndefined();
   });
 
+  it('needs the codec to replay an encrypted history (the payloads really are sealed)', async () => {
+    const file = files.find((f) => f.includes('encrypted') && f.includes('cancelled'))!;
+    const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
+    // The workflow cannot read its sealed input; its own failure message is encoded too ("Encoded failure").
+    await expect(Worker.runReplayHistory({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } }, history, file)).rejects.toThrow(/workflow task failure.*Encoded failure/s);
+  });
+
   it('detects non-determinism (the replayer can fail)', async () => {
     // The same history against a workflow that schedules a timer instead of a local activity.
-    const file = files.find((f) => f.includes('cancelled'))!;
+    const file = files.find((f) => f.includes('encrypted') && f.includes('cancelled')) ?? files.find((f) => f.includes('cancelled'))!;
     const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/divergent-booking'), logger: quiet });
-    await expect(Worker.runReplayHistory({ workflowBundle: { code } }, history, file)).rejects.toBeInstanceOf(DeterminismViolationError);
+    await expect(Worker.runReplayHistory({ workflowBundle: { code }, dataConverter: dataConverter() }, history, file)).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 });

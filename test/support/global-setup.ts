@@ -5,6 +5,7 @@ import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { createDataSource } from '../../shared/db/data-source';
 import { ensureDatabase } from '../../shared/db/ensure-database';
+import { workflowBundleConverters } from '../../shared/temporal/data-converter';
 import { startTemporalDevServer } from './temporal-server';
 
 /**
@@ -41,12 +42,13 @@ export default async function globalSetup(): Promise<void> {
   await ds.runMigrations({ transaction: 'each' });
   await ds.destroy();
 
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), ...workflowBundleConverters, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
   process.env.TEST_WORKFLOW_BUNDLE = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(process.env.TEST_WORKFLOW_BUNDLE, code);
 
   process.env.REDIS_URL ??= 'redis://127.0.0.1:6379/15';
   process.env.JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
   process.env.PHI_ENCRYPTION_KEYS = `test1:${Buffer.alloc(32, 1).toString('base64')},test2:${Buffer.alloc(32, 2).toString('base64')}`;
+  process.env.BLIND_INDEX_KEY = Buffer.alloc(32, 3).toString('base64');
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
 }

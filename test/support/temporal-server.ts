@@ -3,6 +3,13 @@ import net from 'node:net';
 
 export const SEARCH_ATTRIBUTES = ['ClinicId', 'PatientId', 'PractitionerId', 'AppointmentId', 'JourneyKind'];
 
+/**
+ * One machine, one task-queue partition: the dev server's default of 4 partitions makes polls miss
+ * tasks sitting in another partition, which showed as ~2 s p99 outliers in bench/booking.ts.
+ */
+export const SINGLE_PARTITION = ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1']
+  .flatMap((v) => ['--dynamic-config-value', v]);
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -32,6 +39,7 @@ export async function startTemporalDevServer(cliPath: string, dbFile?: string): 
   const port = await freePort();
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless', '--log-level', 'error',
     ...(dbFile ? ['--db-filename', dbFile] : []),
+    ...SINGLE_PARTITION,
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a}=Keyword`])];
   const child = spawn(cliPath, args, { stdio: ['ignore', 'ignore', 'inherit'], detached: true });
   await waitForPort(port, 60_000);

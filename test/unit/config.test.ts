@@ -1,6 +1,6 @@
 import { loadConfig } from '../../shared/config';
 
-const base = { JWT_SECRET: 'x'.repeat(32), PHI_ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 7).toString('base64')}` };
+const base = { JWT_SECRET: 'x'.repeat(32), PHI_ENCRYPTION_KEYS: `v1:${Buffer.alloc(32, 7).toString('base64')}`, BLIND_INDEX_KEY: Buffer.alloc(32, 8).toString('base64') };
 
 describe('configuration', () => {
   it('applies the documented defaults', () => {
@@ -13,6 +13,7 @@ describe('configuration', () => {
     [{ PORT: 'eighty' }, 'PORT'],
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET'],
     [{ PHI_ENCRYPTION_KEYS: 'v1:short' }, 'PHI_ENCRYPTION_KEYS'],
+    [{ BLIND_INDEX_KEY: Buffer.alloc(16).toString('base64') }, 'BLIND_INDEX_KEY'],
     [{ DATABASE_URL: 'mysql://x/y' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
     [{ WORKER_TASK_QUEUES: 'booking,laundry' }, 'WORKER_TASK_QUEUES'],

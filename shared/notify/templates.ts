@@ -1,0 +1,170 @@
+import { DateTime } from 'luxon';
+
+/**
+ * Message templates: pure functions of (template, language, params). The rendered text holds PHI
+ * (an OTP code, a clinic visit), so it is built at send time and never stored or logged.
+ */
+export const LANGUAGES = ['en', 'hi'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+export interface Rendered {
+  subject: string;
+  text: string;
+  /** The language actually used (English when the asked one has no text for this template). */
+  language: Language;
+}
+
+/** A template that does not exist or params that do not fit it: a programming error, never retried. */
+export class TemplateError extends Error {}
+
+type Params = Record<string, string>;
+interface Helpers {
+  /** `startsAt` (ISO instant) in the `timezone` param, written the way the language writes dates. */
+  when(): string;
+  /** `dueDate` (YYYY-MM-DD) written in the language. */
+  dueDate(): string;
+}
+type Text = (p: Params, h: Helpers) => { subject: string; text: string };
+
+interface TemplateDef {
+  params: readonly string[];
+  texts: { en: Text } & Partial<Record<Language, Text>>;
+}
+
+const VISIT = ['clinicName', 'startsAt', 'timezone'] as const;
+
+const TEMPLATES: Record<string, TemplateDef> = {
+  'otp-code': {
+    params: ['code'],
+    texts: {
+      en: (p) => ({
+        subject: 'Your sign-in code',
+        text: `Your sign-in code is ${p.code}. It expires in 5 minutes. Never share it with anyone.`,
+      }),
+      hi: (p) => ({
+        subject: 'आपका साइन-इन कोड',
+        text: `आपका साइन-इन कोड ${p.code} है। यह 5 मिनट में समाप्त हो जाएगा। इसे कभी किसी के साथ साझा न करें।`,
+      }),
+    },
+  },
+  'appointment-confirmed': {
+    params: VISIT,
+    texts: {
+      en: (p, h) => ({
+        subject: `Appointment confirmed at ${p.clinicName}`,
+        text: `Your appointment at ${p.clinicName} is confirmed for ${h.when()}.`,
+      }),
+      hi: (p, h) => ({
+        subject: `${p.clinicName} में अपॉइंटमेंट की पुष्टि`,
+        text: `${p.clinicName} में आपकी अपॉइंटमेंट ${h.when()} के लिए पक्की हो गई है।`,
+      }),
+    },
+  },
+  'appointment-reminder': {
+    params: VISIT,
+    texts: {
+      en: (p, h) => ({
+        subject: `Reminder: your appointment at ${p.clinicName}`,
+        text: `This is a reminder of your appointment at ${p.clinicName} on ${h.when()}.`,
+      }),
+      hi: (p, h) => ({
+        subject: `याद दिलाना: ${p.clinicName} में आपकी अपॉइंटमेंट`,
+        text: `याद दिला दें कि ${p.clinicName} में आपकी अपॉइंटमेंट ${h.when()} है।`,
+      }),
+    },
+  },
+  'appointment-rescheduled': {
+    params: VISIT,
+    texts: {
+      en: (p, h) => ({
+        subject: `Appointment moved at ${p.clinicName}`,
+        text: `Your appointment at ${p.clinicName} has been moved to ${h.when()}.`,
+      }),
+      hi: (p, h) => ({
+        subject: `${p.clinicName} में अपॉइंटमेंट का समय बदला`,
+        text: `${p.clinicName} में आपकी अपॉइंटमेंट अब ${h.when()} है।`,
+      }),
+    },
+  },
+  'appointment-cancelled': {
+    params: VISIT,
+    texts: {
+      en: (p, h) => ({
+        subject: `Appointment cancelled at ${p.clinicName}`,
+        text: `Your appointment at ${p.clinicName} on ${h.when()} has been cancelled.`,
+      }),
+      hi: (p, h) => ({
+        subject: `${p.clinicName} में अपॉइंटमेंट रद्द`,
+        text: `${p.clinicName} में ${h.when()} की आपकी अपॉइंटमेंट रद्द कर दी गई है।`,
+      }),
+    },
+  },
+  // Sent when the practitioner's leave covers the visit; `offeredStartsAt` (optional) is the nearest free time.
+  'appointment-practitioner-unavailable': {
+    params: VISIT,
+    texts: {
+      en: (p, h) => {
+        const offered = p.offeredStartsAt ? DateTime.fromISO(p.offeredStartsAt, { zone: p.timezone }) : null;
+        if (offered && !offered.isValid) throw new TemplateError('appointment-practitioner-unavailable: offeredStartsAt must be an ISO instant');
+        return {
+          subject: `Your appointment at ${p.clinicName} needs a new time`,
+          text: `Your practitioner is unavailable for your appointment at ${p.clinicName} on ${h.when()}. ` + (offered
+            ? `The nearest free time is ${offered.setLocale('en-IN').toLocaleString(DateTime.DATETIME_MED_WITH_WEEKDAY)}: reschedule to it, or choose another time.`
+            : 'Please choose another time.'),
+        };
+      },
+    },
+  },
+  'follow-up-due': {
+    params: ['clinicName', 'dueDate'],
+    texts: {
+      en: (p, h) => ({
+        subject: `Time for your follow-up at ${p.clinicName}`,
+        text: `Your follow-up visit at ${p.clinicName} is due on ${h.dueDate()}. Please book a time that suits you.`,
+      }),
+    },
+  },
+};
+
+export const TEMPLATE_NAMES: readonly string[] = Object.keys(TEMPLATES);
+
+/** 'hi-IN' → 'hi'; anything without texts → 'en'. */
+export function resolveLanguage(requested: string | null | undefined): Language {
+  const primary = (requested ?? '').trim().toLowerCase().split(/[-_]/)[0];
+  return (LANGUAGES as readonly string[]).includes(primary) ? (primary as Language) : 'en';
+}
+
+const LOCALES: Record<Language, string> = { en: 'en-IN', hi: 'hi-IN' };
+
+function helpers(template: string, params: Params, language: Language): Helpers {
+  const locale = LOCALES[language];
+  return {
+    when() {
+      const t = DateTime.fromISO(params.startsAt, { zone: params.timezone });
+      if (!t.isValid) throw new TemplateError(`${template}: startsAt must be an ISO instant and timezone an IANA zone`);
+      return t.setLocale(locale).toLocaleString(DateTime.DATETIME_MED_WITH_WEEKDAY);
+    },
+    dueDate() {
+      const d = DateTime.fromISO(params.dueDate, { zone: 'UTC' });
+      if (!d.isValid || !/^\d{4}-\d{2}-\d{2}$/.test(params.dueDate)) throw new TemplateError(`${template}: dueDate must be YYYY-MM-DD`);
+      return d.setLocale(locale).toLocaleString(DateTime.DATE_MED_WITH_WEEKDAY);
+    },
+  };
+}
+
+/** Throws TemplateError naming the template and the missing parameter names (never their values). */
+export function assertRenderable(template: string, params: Params): void {
+  const def = TEMPLATES[template];
+  if (!def) throw new TemplateError(`Unknown template ${JSON.stringify(template)}`);
+  const missing = def.params.filter((name) => typeof params[name] !== 'string' || params[name].trim() === '');
+  if (missing.length) throw new TemplateError(`${template}: missing params ${missing.join(', ')}`);
+}
+
+export function render(template: string, language: string | null | undefined, params: Params): Rendered {
+  assertRenderable(template, params);
+  const def = TEMPLATES[template];
+  const wanted = resolveLanguage(language);
+  const used: Language = def.texts[wanted] ? wanted : 'en';
+  const text = def.texts[used] ?? def.texts.en;
+  return { ...text(params, helpers(template, params, used)), language: used };
+}
