@@ -44,9 +44,15 @@ export async function findNearestFreeSlot(db: Db, s: SlotSearch): Promise<Interv
     rules: facts.schedule.rules as WeeklyRule[], exceptions: facts.schedule.exceptions as ScheduleException[],
     timezone: facts.timezone as string, locationId: s.locationId,
   };
-  const slots = freeSlots(schedule, {
-    from: range.from, to: range.to, durationMinutes: Math.ceil(s.durationMinutes),
-    busy: busy.map((b) => ({ startsAt: new Date(b.starts_at), endsAt: new Date(b.ends_at) })),
-  });
-  return nearestSlot(slots, s.target.getTime());
+  try {
+    const slots = freeSlots(schedule, {
+      from: range.from, to: range.to, durationMinutes: Math.ceil(s.durationMinutes),
+      busy: busy.map((b) => ({ startsAt: new Date(b.starts_at), endsAt: new Date(b.ends_at) })),
+    });
+    return nearestSlot(slots, s.target.getTime());
+  } catch (err) {
+    // A stored schedule that cannot be read offers no slot; retrying would not make it readable.
+    if (err instanceof RangeError) return null;
+    throw err;
+  }
 }

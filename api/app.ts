@@ -5,7 +5,10 @@ import { buildOpenApi, renderDocsPage } from './http/openapi';
 import { problemHandler, requestContext, securityHeaders } from './http/middleware';
 import { mountRoutes } from './http/mount';
 import { authenticate } from './http/authenticate';
+import { cors } from './http/cors';
+import { jsonDepthLimit } from './http/json-depth';
 import { problems } from './http/problem';
+import { createRateLimiter, RateLimiter } from './http/rate-limit';
 import type { ApiDeps, ApiState } from './http/state';
 import { apiRoutes } from './routes';
 import { mountCodecRoutes } from './routes/codec';
@@ -15,8 +18,15 @@ import { loadAbility } from '../shared/actor';
 const VERSION = '0.1.0';
 const startedAt = Date.now();
 
-export function createApp(deps: ApiDeps): Koa<ApiState> {
-  const app = new Koa<ApiState>({ proxy: true });
+/** Liveness probes: load balancers poll them, so they are never rate limited. */
+const PROBES = new Set(['/health', '/health/api']);
+
+/**
+ * Every route of the API: the /api/v1 routes (apiRoutes, each with its declared permission) and
+ * the operations routes below. test/unit/routes-declared.test.ts lists the latter with their
+ * protection and fails when one is added without it.
+ */
+export function buildRouter(deps: ApiDeps, limiter: RateLimiter): Router<ApiState> {
   const router = new Router<ApiState>();
   const openapi = buildOpenApi(apiRoutes, { title: 'Clinic operations API', version: VERSION });
   const docsPage = renderDocsPage(openapi);
@@ -45,13 +55,29 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   });
   router.get('/openapi.json', (ctx) => { ctx.body = openapi; });
   router.get('/docs', (ctx) => { ctx.type = 'html'; ctx.body = docsPage; });
-  mountRoutes(router, deps, apiRoutes);
+  mountRoutes(router, deps, apiRoutes, limiter);
   mountCodecRoutes(router, deps);
+  return router;
+}
+
+export function createApp(deps: ApiDeps): Koa<ApiState> {
+  // Behind one proxy (load balancer): the client address is the one it appended to X-Forwarded-For;
+  // entries a client wrote there itself are ignored, so they cannot dodge per-IP limits or the audit log.
+  const app = new Koa<ApiState>({ proxy: true, maxIpsCount: 1 });
+  const limiter = createRateLimiter(deps);
+  const router = buildRouter(deps, limiter);
 
   app.use(requestContext(deps));
   app.use(problemHandler());
   app.use(securityHeaders());
+  app.use(cors(deps.config));
+  // /api/v1 routes count their caller (IP, user, clinic) once the caller is known (http/mount.ts); the rest by IP here.
+  app.use(async (ctx, next) => {
+    if (!ctx.path.startsWith('/api/') && !PROBES.has(ctx.path)) await limiter.enforce(ctx, ctx.path, {});
+    await next();
+  });
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: deps.config.BODY_LIMIT, strict: true }));
+  app.use(jsonDepthLimit(deps.config.BODY_MAX_DEPTH));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   return app;

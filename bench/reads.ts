@@ -10,7 +10,8 @@
  * this process, on free loopback ports:
  *
  *   api      createApp as api/main.ts builds it (app role + row-level security, JWT + session check,
- *            clinic context, CASL, two-level cache: L1 in process + Redis, invalidation subscriber;
+ *            rate limiter (limits raised so one bench user is never refused), clinic context, CASL,
+ *            two-level cache: L1 in process + Redis, invalidation subscriber;
  *            request log at info into a discarding sink, as a production API logs every request)
  *   api-l2   the same app with the L1 off (Redis only): diagnostic
  *   raw      Koa + pg pool (owner login, no auth, no cache) running the same SQL and slot computation
@@ -41,6 +42,7 @@
  * --other-clinics/BENCH_OTHER_CLINICS (3), --avail-days/BENCH_AVAIL_DAYS (7), --phases/BENCH_PHASES
  * ("raw,cold,warm,warm-l2,floor"), --endpoints/BENCH_ENDPOINTS ("day-view,availability"),
  * BENCH_DATABASE_BASE_URL (postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL (redis://127.0.0.1:6379/12),
+ * --rounds/BENCH_ROUNDS (2: every phase runs once per round, rounds interleave the arms and are pooled),
  * BENCH_TIMEOUT_SECONDS (900). Service settings pass through the environment (DATABASE_POOL_SIZE,
  * CACHE_L1_TTL_MS, CACHE_L1_MAX_ENTRIES, ...).
  */
@@ -103,6 +105,7 @@ const OTHER_CLINICS = intOption('other-clinics', 'BENCH_OTHER_CLINICS', 3, 0, 50
 const AVAIL_DAYS = intOption('avail-days', 'BENCH_AVAIL_DAYS', 7, 1, 31);
 const PHASES = listOption('phases', 'BENCH_PHASES', 'raw,cold,warm,warm-l2,floor', ['raw', 'cold', 'warm', 'warm-l2', 'floor'] as const);
 const ENDPOINTS = listOption('endpoints', 'BENCH_ENDPOINTS', 'day-view,availability', ['day-view', 'availability'] as const);
+const ROUNDS = intOption('rounds', 'BENCH_ROUNDS', 2, 1, 20);
 const TIMEOUT_SECONDS = intOption('timeout', 'BENCH_TIMEOUT_SECONDS', 900, 30);
 const DB_BASE = process.env.BENCH_DATABASE_BASE_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/12';
@@ -342,7 +345,7 @@ async function main(): Promise<number> {
 
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
   say(`Read benchmark (SPEC §10) — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average before start ${load}`);
-  say(`N=${N} per phase after ${WARMUP} warm-up, C=${C}; ${PRACTITIONERS} practitioners × ${DAYS} days × ${PER_DAY} appointments (+ ${OTHER_CLINICS} other clinics × ${OTHER_PRACTITIONERS} practitioners); availability over ${AVAIL_DAYS} days`);
+  say(`N=${N} per phase and round (${ROUNDS} rounds, pooled) after ${WARMUP} warm-up, C=${C}; ${PRACTITIONERS} practitioners × ${DAYS} days × ${PER_DAY} appointments (+ ${OTHER_CLINICS} other clinics × ${OTHER_PRACTITIONERS} practitioners); availability over ${AVAIL_DAYS} days`);
 
   const dbName = `clinic_bench_reads_${Date.now()}_${process.pid}`;
   const databaseUrl = `${DB_BASE}/${dbName}`;
@@ -364,6 +367,10 @@ async function main(): Promise<number> {
     JWT_ACCESS_TTL_SECONDS: '3600',
     PHI_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
     BLIND_INDEX_KEY: randomBytes(32).toString('base64'),
+    // The limiter runs (its Redis round trip is part of every request) but one bench user must not trip it.
+    RATE_LIMIT_PER_IP: process.env.RATE_LIMIT_PER_IP ?? '1000000000',
+    RATE_LIMIT_PER_USER: process.env.RATE_LIMIT_PER_USER ?? '1000000000',
+    RATE_LIMIT_PER_CLINIC: process.env.RATE_LIMIT_PER_CLINIC ?? '1000000000',
   });
   // Request logs are written (serialised) as in production, then discarded.
   const log = pino({ level: 'info', base: { service: 'bench-api' } }, new Writable({ write(_chunk, _enc, done) { done(); } }));
@@ -463,8 +470,14 @@ async function main(): Promise<number> {
     }
   }
 
-  const rows: Row[] = [];
-  const measure = async (endpoint: Endpoint, phase: Phase) => {
+  /** Per endpoint and phase, pooled over the rounds. */
+  interface Acc { latencies: number[]; wallMs: number; statuses: Map<number, number>; detail: Counts; machine: number; self: number }
+  const acc = new Map<string, Acc>();
+  const zero = (): Counts => ({ l1Hit: 0, l1Miss: 0, l2Hit: 0, l2Miss: 0, l2Error: 0 });
+  /** Cold keys are never reused, across rounds either. */
+  const coldNext: Record<Endpoint, number> = { 'day-view': 0, availability: 0 };
+
+  const measure = async (endpoint: Endpoint, phase: Phase, round: number) => {
     const cold = phase === 'cold';
     const port = phase === 'raw' ? rawPort : phase === 'warm-l2' ? apiL2.port : api.port;
     const metrics = phase === 'warm-l2' ? apiL2.metrics : api.metrics;
@@ -478,33 +491,51 @@ async function main(): Promise<number> {
       for (const id of home.practitionerIds) await api.cache.invalidateTags([cacheTags.practitioner(home.clinicId, id)]);
     }
     const warmupCount = phase === 'warm' || phase === 'warm-l2' ? Math.max(WARMUP, P * WARM_DAYS) : WARMUP;
-    note(`${endpoint} ${phase}: ${warmupCount} warm-up, ${N} measured`);
-    const warm = await closedLoop(0, warmupCount, C, op);
+    note(`round ${round + 1}/${ROUNDS} ${endpoint} ${phase}: ${warmupCount} warm-up, ${N} measured`);
+    const warmupFirst = cold ? coldNext[endpoint] : 0;
+    const warm = await closedLoop(warmupFirst, warmupCount, C, op);
     if (warm.firstBad) throw new Error(`${endpoint} ${phase} warm-up: ${warm.firstBad}`);
     const cacheName = endpoint === 'day-view' ? 'day-view' : 'availability';
     const before = await cacheCounts(metrics, cacheName);
     const cpu0 = machineTicks();
     const self0 = process.cpuUsage();
     // Cold requests continue after the warm-up's keys, so none repeats.
-    const run = await closedLoop(cold ? warmupCount : 0, N, C, op);
+    const run = await closedLoop(cold ? warmupFirst + warmupCount : 0, N, C, op);
+    if (cold) coldNext[endpoint] += warmupCount + N;
     const cpu1 = machineTicks();
     const self = process.cpuUsage(self0);
     if (interrupted) throw new Error('interrupted');
     const after = await cacheCounts(metrics, cacheName);
-    const s = summarize(run.latencies, run.wallMs);
-    const cpus = os.cpus().length;
-    const machine = cpu0 && cpu1 ? ((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * cpus : NaN;
-    const ours = (self.user + self.system) / 1e6 / (run.wallMs / 1000);
-    const cpu = `machine ${machine.toFixed(2)} of ${cpus} cores busy (this process ${ours.toFixed(2)}, PostgreSQL + Redis + anything else ${(machine - ours).toFixed(2)})`;
     if (run.firstBad) { failed = true; note(`${endpoint} ${phase}: first non-200: ${run.firstBad}`); }
-    rows.push({
-      endpoint, phase, s, cpu, hit: phase === 'raw' || phase === 'floor' ? undefined : hitRatio(before, after),
-      statuses: [...run.statuses].map(([k, v]) => `${v}×${k}`).join(', '),
-    });
+    const key = `${endpoint}/${phase}`;
+    const a: Acc = acc.get(key) ?? { latencies: [], wallMs: 0, statuses: new Map<number, number>(), detail: zero(), machine: 0, self: 0 };
+    acc.set(key, a);
+    a.latencies.push(...run.latencies);
+    a.wallMs += run.wallMs;
+    for (const [status, n] of run.statuses) a.statuses.set(status, (a.statuses.get(status) ?? 0) + n);
+    for (const k of Object.keys(a.detail) as (keyof Counts)[]) a.detail[k] += after[k] - before[k];
+    const cpus = os.cpus().length;
+    a.machine += cpu0 && cpu1 ? ((cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total)) * cpus * run.wallMs : NaN;
+    a.self += (self.user + self.system) / 1000;
   };
 
-  for (const endpoint of ENDPOINTS) for (const phase of PHASES) if (phase !== 'floor') await measure(endpoint, phase);
-  if (PHASES.includes('floor')) await measure(ENDPOINTS[0], 'floor');
+  // Rounds interleave the arms, so load from other work on the machine falls on all of them alike.
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const endpoint of ENDPOINTS) for (const phase of PHASES) if (phase !== 'floor') await measure(endpoint, phase, round);
+    if (PHASES.includes('floor')) await measure(ENDPOINTS[0], 'floor', round);
+  }
+  const rows: Row[] = [];
+  for (const [key, a] of acc) {
+    const [endpoint, phase] = key.split('/') as [Endpoint, Phase];
+    const machine = a.machine / a.wallMs;
+    const ours = a.self / a.wallMs;
+    rows.push({
+      endpoint, phase, s: summarize(a.latencies, a.wallMs),
+      cpu: `machine ${machine.toFixed(2)} of ${os.cpus().length} cores busy (this process ${ours.toFixed(2)}, PostgreSQL + Redis + anything else ${(machine - ours).toFixed(2)})`,
+      hit: phase === 'raw' || phase === 'floor' ? undefined : hitRatio(zero(), a.detail),
+      statuses: [...a.statuses].map(([k, v]) => `${v}×${k}`).join(', '),
+    });
+  }
 
   // ─────────────── report ───────────────
   const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');

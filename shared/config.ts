@@ -56,6 +56,24 @@ const configSchema = z.object({
   BOOTSTRAP_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   APP_BASE_HOST: z.string().default('localhost'),
   BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/, 'must look like 100kb or 1mb').default('100kb'),
+  // Deepest accepted nesting of a JSON body (objects and arrays); deeper bodies are refused before any handler walks them.
+  BODY_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(20),
+  // Browser origins allowed to call the API (exact scheme://host[:port] matches); empty: no cross-origin calls.
+  CORS_ORIGINS: z.string().default('')
+    .transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s?#]+$/, 'must be origins like https://app.example.com (scheme, host, optional port; no path)'))),
+  // Request limits (fixed windows in Redis) per IP, per user and per clinic; without Redis they fail open.
+  RATE_LIMIT_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  RATE_LIMIT_PER_IP: z.coerce.number().int().min(1).default(3000),
+  RATE_LIMIT_PER_USER: z.coerce.number().int().min(1).default(1200),
+  RATE_LIMIT_PER_CLINIC: z.coerce.number().int().min(1).default(30000),
+  // Password and code sign-in (login, MFA and OTP verification): much stricter, per IP and per account.
+  RATE_LIMIT_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
+  RATE_LIMIT_LOGIN_PER_IP: z.coerce.number().int().min(1).default(100),
+  RATE_LIMIT_LOGIN_PER_IDENTIFIER: z.coerce.number().int().min(1).default(10),
+  // How long a break-glass grant lets a clinician read a patient outside their normal rights.
+  BREAK_GLASS_MINUTES: z.coerce.number().int().min(5).max(1440).default(60),
   WORKER_TASK_QUEUES: csvOf(TASK_QUEUES).default([...TASK_QUEUES]),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(100),

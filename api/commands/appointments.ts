@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { subject } from '@casl/ability';
-import { WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ServiceError, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { isWithinSchedule } from '../../shared/scheduling';
 import type { Actor, AppAbility } from '../../shared/permissions';
@@ -192,21 +192,35 @@ export async function cancelAppointment(deps: ApiDeps, actor: Actor, ability: Ap
   const appointment = await loadReadable(deps, actor, ability, id);
   if (!ability.can('cancel', subject('Appointment', appointment))) throw problems.forbidden('You may not cancel this appointment');
   if (appointment.status === 'CANCELLED') throw problems.conflict('not-cancellable', 'Appointment is already cancelled');
-  try {
-    return await deps.temporal.workflow.getHandle(appointment.workflowId).executeUpdate(cancelUpdate, { args: [{ actorUserId: actor.userId, reason }] });
-  } catch (err) {
-    return bookingProblem(err);
-  }
+  return updateJourney(deps, appointment, cancelUpdate, { actorUserId: actor.userId, reason });
 }
+
+/**
+ * The server aborts an in-flight update when the workflow task carrying it fails, e.g. because a
+ * child's completion arrived while the worker was answering (UnhandledCommand): FAILED_PRECONDITION,
+ * "unexpected workflow task failure". Nothing ran; the same update id may simply be sent again.
+ */
+const UPDATE_ATTEMPTS = 4;
+const abortedByTaskFailure = (err: unknown) =>
+  err instanceof ServiceError && (err.cause as { code?: number } | undefined)?.code === 9 && /workflow task failure/i.test(String(err.cause?.message));
 
 /** Runs one update of the appointment's journey, mapping its refusals to problems. */
 async function updateJourney<Arg>(
   deps: ApiDeps, appointment: AppointmentView, update: UpdateDefinition<AppointmentView, [Arg]>, arg: Arg,
 ): Promise<AppointmentView> {
-  try {
-    return await deps.temporal.workflow.getHandle(appointment.workflowId).executeUpdate(update, { args: [arg] });
-  } catch (err) {
-    return bookingProblem(err);
+  // One id for every attempt: should an attempt have been accepted after all, Temporal answers its outcome instead of running it twice.
+  const updateId = randomUUID();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.temporal.workflow.getHandle(appointment.workflowId).executeUpdate(update, { args: [arg], updateId });
+    } catch (err) {
+      if (abortedByTaskFailure(err) && attempt < UPDATE_ATTEMPTS) {
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        continue;
+      }
+      if (abortedByTaskFailure(err)) throw problems.unavailable('The appointment journey is busy; try again');
+      return bookingProblem(err);
+    }
   }
 }
 

@@ -17,8 +17,8 @@ export interface AuditEntry {
 type AuditDeps = Pick<ApiDeps, 'dataSource'> & Partial<Pick<ApiDeps, 'config' | 'log'>>;
 type Ctx = Context & { state: ApiState };
 
-/** Reads of patient data: the only rows AUDIT_READS=false leaves out (to measure their cost). */
-const isPatientRead = (e: AuditEntry) => e.resourceType === 'Patient' && /\.(read|list|search)(\.|$)/.test(e.action);
+/** Reads of patient data: the only rows AUDIT_READS=false leaves out (to measure their cost). Break-glass reads never are. */
+const isPatientRead = (e: AuditEntry) => e.resourceType === 'Patient' && /\.(read|list|search)(\.|$)/.test(e.action) && !e.action.endsWith('.break_glass');
 
 /**
  * Appends one audit row to the clinic's hash chain (or, without a clinic, to the platform chain)

@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { subject } from '@casl/ability';
+import { permittedFieldsOf } from '@casl/ability/extra';
 import type { Context } from 'koa';
 import type { EntityManager } from 'typeorm';
 import { Patient } from '../../entities';
 import { blindToken, SearchQuery, tokensForPatient } from '../../shared/crypto/blind-index';
 import { decryptPatient, encryptPatient, PatientPhi, phiKeysFor } from '../../shared/crypto/patient-phi';
 import { ClinicScope } from '../../shared/db/clinic-scope';
-import { Actor, AppAbility, canReadClinicalNotes, redactPatient } from '../../shared/permissions';
+import { Actor, AppAbility, canReadClinicalNotes, PATIENT_CLINICAL_FIELDS, PATIENT_DEMOGRAPHIC_FIELDS, redactPatient } from '../../shared/permissions';
 import { decodeCursor, page } from '../http/pagination';
 import { problems } from '../http/problem';
 import type { ApiDeps, ApiState } from '../http/state';
 import { recordAudit } from './audit';
+import { activeGrant } from './break-glass';
 
 type Ctx = Context & { state: ApiState };
 type PatientInput = Partial<PatientPhi & Pick<Patient, 'sex'>>;
@@ -20,11 +22,20 @@ const audit = (deps: ApiDeps, ctx: Ctx, actor: Actor, action: string, id: string
 
 const asSubject = (p: Pick<Patient, 'id' | 'clinicId' | 'userId'>) => subject('Patient', { id: p.id, clinicId: p.clinicId, userId: p.userId });
 
-/** A write of clinical notes by a role that may not read them is refused, not silently dropped. */
-function assertNotesWritable(ability: AppAbility, input: PatientInput, target: Pick<Patient, 'id' | 'clinicId' | 'userId'>) {
-  if (input.clinicalNotes !== undefined && !ability.can('update', asSubject(target), 'clinicalNotes')) {
-    throw problems.forbidden('You may not write clinical notes');
-  }
+/** Rules without a field list cover the whole record. */
+const ALL_PATIENT_FIELDS: string[] = [...PATIENT_DEMOGRAPHIC_FIELDS, ...PATIENT_CLINICAL_FIELDS];
+
+/**
+ * The body reduced to the fields the caller may set (CASL permittedFieldsOf). A field outside them
+ * is refused (403 naming it), not silently dropped: a clinical note the caller believes saved must
+ * not vanish. Identity columns (clinicId, mrn, userId) are not in the route schemas at all (400).
+ */
+function writableInput<T extends PatientInput>(ability: AppAbility, action: 'create' | 'update', input: T, target: Pick<Patient, 'id' | 'clinicId' | 'userId'>): T {
+  const permitted = new Set(permittedFieldsOf(ability, action, asSubject(target), { fieldsFrom: (rule) => rule.fields ?? ALL_PATIENT_FIELDS }));
+  const refused = Object.keys(input).filter((field) => input[field as keyof T] !== undefined && !permitted.has(field));
+  if (refused.includes('clinicalNotes')) throw problems.forbidden('You may not write clinical notes');
+  if (refused.length) throw problems.forbidden(`You may not set ${refused.join(', ')}`);
+  return Object.fromEntries(Object.entries(input).filter(([field]) => permitted.has(field))) as T;
 }
 
 const keys = (deps: ApiDeps) => phiKeysFor(deps.config);
@@ -42,7 +53,7 @@ async function writeSearchTokens(deps: ApiDeps, tx: EntityManager, clinicId: str
 
 export async function createPatient(deps: ApiDeps, ctx: Ctx, actor: Actor, ability: AppAbility, input: PatientInput & Required<Pick<PatientInput, 'firstName' | 'lastName' | 'dateOfBirth' | 'sex'>>) {
   const clinicId = actor.clinicId!;
-  assertNotesWritable(ability, input, { id: '', clinicId, userId: null });
+  input = writableInput(ability, 'create', input, { id: '', clinicId, userId: null });
   // The id exists before the insert: it is part of every ciphertext's AAD.
   const id = randomUUID();
   const phi: PatientPhi = {
@@ -66,15 +77,22 @@ export async function createPatient(deps: ApiDeps, ctx: Ctx, actor: Actor, abili
 /** Whether the actor reads every patient of the clinic or only records linked to them (PATIENT). */
 const readsAllPatients = (ability: AppAbility, clinicId: string) => ability.can('read', subject('Patient', { id: '', clinicId, userId: null }));
 
-async function loadReadable(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string): Promise<Patient> {
-  const patient = await new ClinicScope(deps.dataSource, actor.clinicId!).findOne(Patient, { id });
+async function loadReadable(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string, loaded?: Patient | null): Promise<Patient> {
+  const patient = loaded !== undefined ? loaded : await new ClinicScope(deps.dataSource, actor.clinicId!).findOne(Patient, { id });
   // Not yours and not found look the same: no existence oracle.
   if (!patient || !ability.can('read', asSubject(patient))) throw problems.notFound('Patient');
   return patient;
 }
 
 export async function getPatient(deps: ApiDeps, ctx: Ctx, actor: Actor, ability: AppAbility, id: string) {
-  const patient = await loadReadable(deps, actor, ability, id);
+  const row = await new ClinicScope(deps.dataSource, actor.clinicId!).findOne(Patient, { id });
+  // Break-glass: a live grant of the actor opens the whole record; only roles that could hold one
+  // and do not already read everything pay for the lookup.
+  if (row && !canReadClinicalNotes(ability, row) && ability.can('breakGlass', asSubject(row)) && (await activeGrant(deps, actor, id))) {
+    await audit(deps, ctx, actor, 'patient.read.break_glass', id);
+    return open(deps, row);
+  }
+  const patient = await loadReadable(deps, actor, ability, id, row);
   await audit(deps, ctx, actor, canReadClinicalNotes(ability, patient) ? 'patient.read.clinical' : 'patient.read', id);
   return redactPatient(ability, open(deps, patient));
 }
@@ -106,7 +124,7 @@ export async function updatePatient(deps: ApiDeps, ctx: Ctx, actor: Actor, abili
   const clinicId = actor.clinicId!;
   const current = await loadReadable(deps, actor, ability, id);
   if (!ability.can('update', asSubject(current))) throw problems.forbidden();
-  assertNotesWritable(ability, input, current);
+  input = writableInput(ability, 'update', input, current);
   const updated = await deps.dataSource.transaction(async (tx) => {
     const repo = tx.getRepository(Patient);
     // Locked so a concurrent update or key rotation cannot write back stale values; NO KEY keeps

@@ -67,14 +67,19 @@ function describe(err: unknown) {
   return { name: e?.name, message: e?.message, code: e?.code, stack: e?.stack };
 }
 
+/**
+ * Set before the rest runs, so they survive into problem responses: an error thrown below skips
+ * everything after `await next()` here (problemHandler, outside, answers it). A handler may still
+ * set its own Cache-Control; nothing here reads the request's.
+ */
 export function securityHeaders(): Middleware<ApiState> {
   return async function securityHeaders(ctx, next) {
-    await next();
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
     if (!ctx.path.startsWith('/docs')) ctx.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
-    ctx.set('Cache-Control', ctx.get('Cache-Control') || 'no-store');
+    ctx.set('Cache-Control', 'no-store');
+    await next();
   };
 }

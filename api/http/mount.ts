@@ -2,37 +2,47 @@ import Router from '@koa/router';
 import { authenticate, enterClinic, requestedClinic } from './authenticate';
 import { Problem, problems } from './problem';
 import type { RouteDef } from './route';
-import type { ApiDeps, ApiState } from './state';
+import type { ApiDeps, ApiState, AuthState } from './state';
 import { validate } from './validate';
 import { PLATFORM_NO_CLINIC } from './no-clinic';
 import type { Actor } from '../../shared/permissions';
 import { runInClinic } from '../../shared/db/tenant-context';
 import { recordClinicDenial, recordDenial } from '../commands/audit';
+import type { RateLimiter } from './rate-limit';
 
 /**
  * Runs each route as: auth → clinic context → validate → one authorize call → handler. Clinic
  * routes run the rest inside the clinic's tenant context, so their queries pass PostgreSQL's
  * row-level security for that clinic only. Both refusals (clinic context, authorize) are audited.
+ * The rate limiter counts each request once its caller is known (IP, user, clinic: one Redis
+ * round trip); a request refused before that (bad token, foreign clinic) still counts by IP and user.
  */
-export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: RouteDef[]): void {
+export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: RouteDef[], limiter: RateLimiter): void {
   for (const def of routes) {
     router[def.method](def.path, async (ctx) => {
       const params = validate(def.params, ctx.params, 'params');
-      const auth = def.access === 'public' ? null : await authenticate(deps, ctx, { allowMfaEnrollment: def.allowDuringMfaEnrollment });
+      let auth: AuthState | null = null;
       let actor: Actor = PLATFORM_NO_CLINIC.actor;
       let ability = PLATFORM_NO_CLINIC.ability;
-      if (auth && (def.access === 'clinic' || def.access === 'clinic-param')) {
-        const wanted = def.access === 'clinic-param' ? { id: (params as { id: string }).id } : requestedClinic(deps, ctx, auth);
-        try {
-          ({ actor, ability } = await enterClinic(deps, auth, wanted));
-        } catch (err) {
-          if (err instanceof Problem && err.status === 403) await recordClinicDenial(deps, ctx, auth.userId, wanted);
-          throw err;
+      try {
+        auth = def.access === 'public' ? null : await authenticate(deps, ctx, { allowMfaEnrollment: def.allowDuringMfaEnrollment });
+        if (auth && (def.access === 'clinic' || def.access === 'clinic-param')) {
+          const wanted = def.access === 'clinic-param' ? { id: (params as { id: string }).id } : requestedClinic(deps, ctx, auth);
+          try {
+            ({ actor, ability } = await enterClinic(deps, auth, wanted));
+          } catch (err) {
+            if (err instanceof Problem && err.status === 403) await recordClinicDenial(deps, ctx, auth.userId, wanted);
+            throw err;
+          }
+          ctx.state.log = ctx.state.log.child({ clinicId: actor.clinicId });
+        } else if (auth && def.access === 'user') {
+          ({ actor, ability } = await PLATFORM_NO_CLINIC.forUser(deps, auth.userId));
         }
-        ctx.state.log = ctx.state.log.child({ clinicId: actor.clinicId });
-      } else if (auth && def.access === 'user') {
-        ({ actor, ability } = await PLATFORM_NO_CLINIC.forUser(deps, auth.userId));
+      } catch (err) {
+        await limiter.enforce(ctx, def.path, { userId: auth?.userId ?? null });
+        throw err;
       }
+      await limiter.enforce(ctx, def.path, { userId: auth?.userId ?? null, clinicId: actor.clinicId });
       if (auth) {
         ctx.state.auth = auth;
         ctx.state.actor = actor;

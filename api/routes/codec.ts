@@ -26,8 +26,6 @@ const codecBody = z.object({
   payloads: z.array(z.object({ metadata: z.record(z.string().max(256), b64).optional(), data: b64.optional() })).max(1000),
 }).strict();
 
-const PREFLIGHT_HEADERS = 'Authorization, Content-Type, X-Namespace';
-
 async function mayReadPatientData(deps: ApiDeps, userId: string): Promise<boolean> {
   const memberships: { clinic_id: string | null }[] = await deps.dataSource.query(`SELECT DISTINCT clinic_id FROM memberships WHERE user_id = $1`, [userId]);
   for (const { clinic_id: clinicId } of memberships) {
@@ -40,24 +38,7 @@ async function mayReadPatientData(deps: ApiDeps, userId: string): Promise<boolea
 
 export function mountCodecRoutes(router: Router<ApiState>, deps: ApiDeps): void {
   const codec = new EncryptionCodec(phiKeysFor(deps.config).ring);
-  const uiOrigin = new URL(deps.config.TEMPORAL_UI_URL).origin;
-
-  // CORS only for the Web UI's origin; headers are set before the handler so errors carry them too.
-  const cors: Middleware<ApiState> = async function codecCors(ctx, next) {
-    if (ctx.get('origin') === uiOrigin) {
-      ctx.set('Access-Control-Allow-Origin', uiOrigin);
-      ctx.set('Access-Control-Allow-Credentials', 'true');
-    }
-    ctx.vary('Origin');
-    await next();
-  };
-
-  const preflight: Middleware<ApiState> = (ctx) => {
-    ctx.set('Access-Control-Allow-Methods', 'POST, OPTIONS');
-    ctx.set('Access-Control-Allow-Headers', PREFLIGHT_HEADERS);
-    ctx.set('Access-Control-Max-Age', '600');
-    ctx.status = 204;
-  };
+  // CORS (the Web UI's origin only, preflight included) is answered by api/http/cors.ts.
 
   const handle = (op: 'encode' | 'decode'): Middleware<ApiState> => async (ctx) => {
     const auth = await authenticate(deps, ctx);
@@ -87,7 +68,6 @@ export function mountCodecRoutes(router: Router<ApiState>, deps: ApiDeps): void 
   };
 
   for (const op of ['encode', 'decode'] as const) {
-    router.options(`/codec/${op}`, cors, preflight);
-    router.post(`/codec/${op}`, cors, handle(op));
+    router.post(`/codec/${op}`, handle(op));
   }
 }

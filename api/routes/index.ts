@@ -3,6 +3,7 @@ import { appointmentRoutes } from './appointments';
 import { auditLogRoutes } from './audit-logs';
 import { authRoutes } from './auth';
 import { availabilityRoutes } from './availability';
+import { breakGlassRoutes } from './break-glass';
 import { clinicRoutes } from './clinics';
 import { dashboardRoutes } from './dashboard';
 import { locationRoutes } from './locations';
@@ -17,5 +18,5 @@ import { userRoutes } from './users';
 export const apiRoutes: RouteDef[] = [
   ...authRoutes, ...clinicRoutes, ...locationRoutes, ...userRoutes, ...practitionerRoutes, ...serviceRoutes,
   ...patientRoutes, ...appointmentRoutes, ...notificationRoutes, ...auditLogRoutes,
-  ...availabilityRoutes, ...dashboardRoutes, ...patientPreferenceRoutes,
+  ...availabilityRoutes, ...dashboardRoutes, ...patientPreferenceRoutes, ...breakGlassRoutes,
 ] as RouteDef[];

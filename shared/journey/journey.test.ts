@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { render, TemplateError } from '../notify/templates';
 import {
   DEFAULT_JOURNEY_SETTINGS, insideMinimumNotice, isPatientSelfService, journeySettings, nearestSlot, parseQuietHours,
   planReminders, quietWindowAt, slotSearchRange, type ReminderPlanInput,
@@ -184,5 +185,17 @@ describe('journeySettings', () => {
       ...DEFAULT_JOURNEY_SETTINGS, reminderOffsetsMinutes: [0.5], autoBookFollowUp: true,
     });
     expect(journeySettings({ reminderOffsetsMinutes: [] }).reminderOffsetsMinutes).toEqual([]);
+  });
+});
+
+describe('the practitioner-unavailable message', () => {
+  const visit = { clinicName: 'Sushruta Ayurveda', startsAt: '2026-03-10T04:30:00Z', timezone: 'Asia/Kolkata' };
+
+  it('names the visit and the offered time in the clinic zone, or asks for another time when none is free', () => {
+    const offered = render('appointment-practitioner-unavailable', 'en', { ...visit, offeredStartsAt: '2026-03-10T03:30:00Z' });
+    expect(offered.subject).toBe('Your appointment at Sushruta Ayurveda needs a new time');
+    expect(offered.text).toMatch(/Tue.*10 Mar.*10:00.*nearest free time is Tue.*10 Mar.* 9:00/s);
+    expect(render('appointment-practitioner-unavailable', 'hi', visit)).toMatchObject({ language: 'en', text: expect.stringContaining('Please choose another time.') });
+    expect(() => render('appointment-practitioner-unavailable', 'en', { ...visit, offeredStartsAt: 'soon' })).toThrow(TemplateError);
   });
 });

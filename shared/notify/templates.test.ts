@@ -5,7 +5,7 @@ const visit = { clinicName: 'Sushruta Ayurveda', startsAt: '2026-03-10T04:30:00Z
 describe('templates', () => {
   it('has every template the journeys send', () => {
     expect([...TEMPLATE_NAMES].sort()).toEqual(
-      ['appointment-cancelled', 'appointment-confirmed', 'appointment-practitioner-unavailable', 'appointment-reminder', 'appointment-rescheduled', 'follow-up-due', 'otp-code'],
+      ['appointment-cancelled', 'appointment-confirmed', 'appointment-practitioner-unavailable', 'appointment-reminder', 'appointment-rescheduled', 'break-glass-report', 'follow-up-due', 'otp-code'],
     );
   });
 
@@ -57,6 +57,20 @@ describe('templates', () => {
     expect(() => render('appointment-confirmed', 'en', { ...visit, startsAt: 'tomorrow' })).toThrow(/ISO instant/);
     expect(() => render('appointment-confirmed', 'en', { ...visit, timezone: 'Mars/Olympus' })).toThrow(TemplateError);
     expect(() => render('follow-up-due', 'en', { clinicName: 'C', dueDate: '01/04/2026' })).toThrow(/YYYY-MM-DD/);
+  });
+
+  it('reports a break-glass access with staff, record number and times in the clinic zone, never a reason', () => {
+    const params = {
+      clinicName: 'Sushruta Ayurveda', staffName: 'Dr Meera', mrn: 'MRN0000042', grantedAt: '2026-03-10T04:30:00Z',
+      expiresAt: '2026-03-10T05:30:00Z', timezone: 'Asia/Kolkata', grantId: '6f1c1c7e-8d43-4a43-9a57-2b1f0f3f1a11',
+    };
+    const { subject, text } = render('break-glass-report', 'hi', params);
+    expect(subject).toBe('Break-glass access at Sushruta Ayurveda');
+    expect(text).toMatch(/Dr Meera used emergency \(break-glass\) access to patient record MRN0000042/);
+    expect(text).toMatch(/10 Mar.*2026.*10:00.*ends.*11:00/);
+    expect(text).toContain(params.grantId);
+    expect(() => render('break-glass-report', 'en', { ...params, expiresAt: 'later' })).toThrow(/ISO instants/);
+    expect(() => render('break-glass-report', 'en', { ...params, mrn: '' })).toThrow(/missing params mrn/);
   });
 
   it('resolves language tags to a supported language', () => {

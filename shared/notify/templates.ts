@@ -124,6 +124,26 @@ const TEMPLATES: Record<string, TemplateDef> = {
       }),
     },
   },
+  // To the clinic's compliance officers when a clinician breaks glass (api/commands/break-glass.ts). Staff name and
+  // the record's MRN only: the stated reason may describe the patient, so it stays in the API (GET /break-glass-grants).
+  'break-glass-report': {
+    params: ['clinicName', 'staffName', 'mrn', 'grantedAt', 'expiresAt', 'timezone', 'grantId'],
+    texts: {
+      en: (p) => {
+        const at = (iso: string) => {
+          const t = DateTime.fromISO(iso, { zone: p.timezone });
+          if (!t.isValid) throw new TemplateError('break-glass-report: grantedAt and expiresAt must be ISO instants and timezone an IANA zone');
+          return t.setLocale('en-IN').toLocaleString(DateTime.DATETIME_MED_WITH_WEEKDAY);
+        };
+        return {
+          subject: `Break-glass access at ${p.clinicName}`,
+          text: `${p.staffName} used emergency (break-glass) access to patient record ${p.mrn} at ${p.clinicName} on ${at(p.grantedAt)}; `
+            + `the access ends ${at(p.expiresAt)}. Review the stated reason and the reads made under it in the break-glass log `
+            + `(GET /api/v1/break-glass-grants) and the audit log. Reference: ${p.grantId}.`,
+        };
+      },
+    },
+  },
 };
 
 export const TEMPLATE_NAMES: readonly string[] = Object.keys(TEMPLATES);

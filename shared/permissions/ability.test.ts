@@ -42,7 +42,7 @@ const each = (actions: Action[], ...subjects: SubjectName[]): Grant[] =>
   subjects.flatMap((s) => actions.map((a): Grant => [a, s]));
 const SETUP: SubjectName[] = ['Clinic', 'Location', 'Room', 'Service', 'Practitioner', 'Schedule'];
 
-const ANCILLARY: Grant[] = [...each(['read'], ...SETUP), ['read', 'Patient'], ['read', 'Appointment']];
+const ANCILLARY: Grant[] = [...each(['read'], ...SETUP), ...each(['read', 'breakGlass'], 'Patient'), ['read', 'Appointment']];
 
 const EXPECTED: Record<Role, Grant[]> = {
   SUPER_ADMIN: [['manage', 'all']],
@@ -62,14 +62,14 @@ const EXPECTED: Record<Role, Grant[]> = {
   SUPPORT: each(['read'], ...SETUP, 'User', 'Membership', 'Appointment', 'Patient'),
   DOCTOR: [
     ...each(['read'], ...SETUP),
-    ...each(['read', 'update'], 'Patient'),
+    ...each(['read', 'update', 'breakGlass'], 'Patient'),
     ...each(['read', 'checkIn', 'complete', 'noShow', 'reschedule'], 'Appointment'),
     ...each(['create', 'read'], 'TherapySeries', 'AppointmentSeries', 'FollowUp'),
     ['update', 'Schedule'],
   ],
   NURSE: [
     ...each(['read'], ...SETUP),
-    ...each(['read', 'update'], 'Patient'),
+    ...each(['read', 'update', 'breakGlass'], 'Patient'),
     ...each(['read', 'checkIn'], 'Appointment'),
   ],
   PHARMACIST: ANCILLARY,
@@ -84,7 +84,7 @@ const EXPECTED: Record<Role, Grant[]> = {
   ],
   MEDICAL_ASSISTANT: [
     ...each(['read'], ...SETUP),
-    ['read', 'Patient'],
+    ...each(['read', 'breakGlass'], 'Patient'),
     ...each(['read', 'checkIn'], 'Appointment'),
     ['manage', 'QueueTicket'],
   ],

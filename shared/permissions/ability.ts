@@ -123,6 +123,9 @@ interface TenantRules {
 type ClinicRole = Exclude<Role, 'SUPER_ADMIN' | 'SYSTEM_ADMIN'>;
 
 // A Record over every clinic role, so adding a role to ROLES fails to compile until it is granted here.
+// breakGlass (emergency access to one patient, time-limited, audited and reported: api/commands/break-glass.ts)
+// is for clinical staff who treat patients: DOCTOR, NURSE, PHARMACIST, LAB_TECHNICIAN, RADIOLOGIST,
+// MEDICAL_ASSISTANT. Not the desk, billing, oversight or analytics roles, and not patients.
 const CLINIC_GRANTS: Record<ClinicRole, (r: TenantRules, actor: Actor) => void> = {
   CLINIC_ADMIN: (r) => {
     r.allow('manage', CLINIC_OWNED);
@@ -135,7 +138,7 @@ const CLINIC_GRANTS: Record<ClinicRole, (r: TenantRules, actor: Actor) => void> 
   DOCTOR: (r, actor) => {
     const own = { practitionerId: { $in: actor.practitionerIds } };
     r.allow('read', CLINIC_SETUP);
-    r.allow(['read', 'update'], 'Patient');
+    r.allow(['read', 'update', 'breakGlass'], 'Patient');
     r.allow('read', 'Appointment');
     r.allow(['checkIn', 'complete', 'noShow', 'reschedule'], 'Appointment', own);
     r.allow(['create', 'read'], ['TherapySeries', 'AppointmentSeries', 'FollowUp']);
@@ -143,7 +146,7 @@ const CLINIC_GRANTS: Record<ClinicRole, (r: TenantRules, actor: Actor) => void> 
   },
   NURSE: (r) => {
     r.allow('read', CLINIC_SETUP);
-    r.allow(['read', 'update'], 'Patient');
+    r.allow(['read', 'update', 'breakGlass'], 'Patient');
     r.allow(['read', 'checkIn'], 'Appointment');
   },
   PHARMACIST: (r) => grantAncillary(r),
@@ -160,6 +163,7 @@ const CLINIC_GRANTS: Record<ClinicRole, (r: TenantRules, actor: Actor) => void> 
   MEDICAL_ASSISTANT: (r) => {
     r.allow('read', CLINIC_SETUP);
     r.allowFields('read', 'Patient', PATIENT_DEMOGRAPHIC_FIELDS);
+    r.allow('breakGlass', 'Patient');
     r.allow(['read', 'checkIn'], 'Appointment');
     r.allow('manage', 'QueueTicket');
   },
@@ -191,6 +195,7 @@ const CLINIC_GRANTS: Record<ClinicRole, (r: TenantRules, actor: Actor) => void> 
 function grantAncillary(r: TenantRules): void {
   r.allow('read', CLINIC_SETUP);
   r.allowFields('read', 'Patient', PATIENT_DEMOGRAPHIC_FIELDS);
+  r.allow('breakGlass', 'Patient');
   r.allow('read', 'Appointment');
 }
 

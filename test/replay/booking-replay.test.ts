@@ -11,6 +11,8 @@ import { adminToken, createClinic, nextSlot } from '../support/fixtures';
 import { client } from '../support/http';
 import { installQuietRuntime } from '../support/runtime';
 import { startStack } from '../support/stack';
+import { DURABLE_JOURNEY_PATCH } from '../../workflows/booking';
+import { runJourneysToRecord } from './record-journeys';
 
 /**
  * Workflow code must replay every history it ever produced (running journeys last weeks).
@@ -19,11 +21,31 @@ import { startStack } from '../support/stack';
  *
  * `booking-encrypted-*` were recorded through the payload codec under the fixed test keys of
  * global-setup; the others predate the codec (plain json payloads, which the codec passes through).
+ * `booking-journey-*` and `followup-*` are journeys since durable reminders (DURABLE_JOURNEY_PATCH):
+ * reminders, reschedules by update and signal, leave, no-show, completion and follow-ups.
+ * Recording never overwrites a file: a history is the record of the code that produced it.
  */
 const DIR = path.join(__dirname, 'histories');
 const quiet = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } as never;
 const dataConverter = () => createDataConverter(process.env.PHI_ENCRYPTION_KEYS!);
 const replayOptions = () => ({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, dataConverter: dataConverter() });
+
+/** Exported the way staff would (Web UI / CLI "download history"), in proto3 JSON; an existing file is kept. */
+function exportHistory(name: string, workflowId: string): void {
+  const file = path.join(DIR, `${name}.json`);
+  if (fs.existsSync(file)) return;
+  const json = execFileSync(process.env.TEMPORAL_CLI_PATH!, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', process.env.TEMPORAL_ADDRESS!]);
+  fs.writeFileSync(file, json);
+}
+
+async function recordJourneyHistories(): Promise<void> {
+  const { ids, stop } = await runJourneysToRecord();
+  try {
+    for (const [name, workflowId] of Object.entries(ids)) exportHistory(name, workflowId);
+  } finally {
+    await stop();
+  }
+}
 
 async function recordBookingHistories(): Promise<void> {
   const stack = await startStack();
@@ -42,20 +64,29 @@ async function recordBookingHistories(): Promise<void> {
     };
     for (const [name, workflowId] of Object.entries(journeys)) {
       await stack.deps.temporal.workflow.getHandle(workflowId).result();
-      // Exported the way staff would (Web UI / CLI "download history"), in proto3 JSON.
-      const json = execFileSync(process.env.TEMPORAL_CLI_PATH!, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', process.env.TEMPORAL_ADDRESS!]);
-      fs.writeFileSync(path.join(DIR, `${name}.json`), json);
+      exportHistory(name, workflowId);
     }
   } finally {
     await stack.stop();
   }
 }
 
+/** Patch ids the workflow recorded (core's "core_patch" markers keep their data in clear: it is bookkeeping). */
+function patchIds(file: string): string[] {
+  const { events } = JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')) as { events: { eventType: string; markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: { data: string }[] }> } }[] };
+  return events
+    .filter((e) => e.eventType === 'EVENT_TYPE_MARKER_RECORDED' && e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .map((e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes!.details['patch-data'].payloads[0].data, 'base64').toString('utf8')).id);
+}
+
 describe('booking workflow replay', () => {
   beforeAll(async () => {
     installQuietRuntime();
-    if (process.env.RECORD_HISTORIES) await recordBookingHistories();
-  });
+    if (process.env.RECORD_HISTORIES) {
+      await recordBookingHistories();
+      await recordJourneyHistories();
+    }
+  }, 180_000);
 
   const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
 
@@ -74,6 +105,15 @@ describe('booking workflow replay', () => {
       expect(Buffer.from(start.metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
       expect(Buffer.from(start.data, 'base64').toString('latin1')).not.toContain('clinicId');
     }
+  });
+
+  it('has booking histories from both sides of the durable-journey patch, and follow-up histories', () => {
+    const booking = files.filter((f) => f.startsWith('booking-'));
+    const durable = booking.filter((f) => patchIds(f).includes(DURABLE_JOURNEY_PATCH));
+    expect(durable.sort()).toEqual(booking.filter((f) => f.startsWith('booking-journey-')).sort());
+    expect(durable.length).toBeGreaterThanOrEqual(4);
+    expect(booking.length - durable.length).toBeGreaterThanOrEqual(2);
+    expect(files.filter((f) => f.startsWith('followup-')).length).toBeGreaterThanOrEqual(2);
   });
 
   it.each(files)('replays %s without non-determinism', async (file) => {

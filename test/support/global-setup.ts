@@ -51,4 +51,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.PHI_ENCRYPTION_KEYS = `test1:${Buffer.alloc(32, 1).toString('base64')},test2:${Buffer.alloc(32, 2).toString('base64')}`;
   process.env.BLIND_INDEX_KEY = Buffer.alloc(32, 3).toString('base64');
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
+  // Every test file signs in from 127.0.0.1 against one Redis: rate limits far above any file's traffic.
+  // test/integration/rate-limit.test.ts starts its own API with low ones.
+  for (const name of ['RATE_LIMIT_PER_IP', 'RATE_LIMIT_PER_USER', 'RATE_LIMIT_PER_CLINIC', 'RATE_LIMIT_LOGIN_PER_IP', 'RATE_LIMIT_LOGIN_PER_IDENTIFIER']) {
+    process.env[name] ??= '1000000';
+  }
 }
