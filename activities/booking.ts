@@ -200,6 +200,8 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
           );
         }));
         if (!rows.length) throw refusal('NOT_RESCHEDULABLE', 'The appointment changed meanwhile');
+        // A move to another practitioner frees the old one's time too: their caches must hear of it.
+        if (current.practitioner_id !== practitionerId) await onAppointmentChanged?.(appointmentViewFromRow(current));
         return await changed(appointmentViewFromRow(rows[0]));
       } catch (err) {
         if (pgCode(err) === PG.EXCLUSION_VIOLATION) throw refusal('SLOT_TAKEN', 'The slot is already taken');

@@ -24,7 +24,24 @@ export function localDate(epochMs: number, zone: string): DateTime {
 }
 
 /** The instant at which the wall clock in `zone` shows `minutes` after midnight of the calendar `date`. */
+/**
+ * Offset lookups dominate availability CPU (luxon asks Intl each time) while the inputs repeat
+ * endlessly (same zone, same days, same rule times): remember recent answers.
+ */
+const instantCache = new Map<string, number>();
+const INSTANT_CACHE_MAX = 50_000;
+
 export function localInstant(date: DateTime, minutes: number, zone: string): number {
+  const key = `${zone}|${date.year}-${date.month}-${date.day}|${minutes}`;
+  const hit = instantCache.get(key);
+  if (hit !== undefined) return hit;
+  const value = computeLocalInstant(date, minutes, zone);
+  if (instantCache.size >= INSTANT_CACHE_MAX) instantCache.clear();
+  instantCache.set(key, value);
+  return value;
+}
+
+function computeLocalInstant(date: DateTime, minutes: number, zone: string): number {
   const day = date.plus({ days: Math.floor(minutes / (24 * 60)) }); // "24:00" is midnight of the next day
   const wall = DateTime.fromObject(
     { year: day.year, month: day.month, day: day.day, hour: Math.floor((minutes % (24 * 60)) / 60), minute: minutes % 60 },
