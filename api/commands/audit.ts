@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { auditAppender } from '../../shared/audit/appender';
+import { auditAppender, sealChain } from '../../shared/audit/appender';
 import { ChainRow, emptyChain, verifyRows } from '../../shared/audit/chain';
 import type { Actor } from '../../shared/permissions';
 import { problems } from '../http/problem';
@@ -21,9 +21,9 @@ type Ctx = Context & { state: ApiState };
 const isPatientRead = (e: AuditEntry) => e.resourceType === 'Patient' && /\.(read|list|search)(\.|$)/.test(e.action) && !e.action.endsWith('.break_glass');
 
 /**
- * Appends one audit row to the clinic's hash chain (or, without a clinic, to the platform chain)
- * and resolves once it is committed. Ids and action names only, never PHI. The database assigns
- * the id, the time and the hashes; concurrent appends share one INSERT (shared/audit/appender.ts).
+ * Appends one audit row for the clinic's hash chain (or, without a clinic, the platform chain) and
+ * resolves once it is committed; the chain is sealed right after, off the request path
+ * (shared/audit/appender.ts). Ids and action names only, never PHI. The database sets the time.
  */
 export async function recordAudit(deps: AuditDeps, ctx: Ctx, e: AuditEntry): Promise<void> {
   if (deps.config?.AUDIT_READS === false && isPatientRead(e)) return;
@@ -58,18 +58,18 @@ export async function recordClinicDenial(deps: AuditDeps, ctx: Ctx, actorUserId:
 
 // ───────────────────────────── reading the log ─────────────────────────────
 
-/** Ids go out as text (bigint); ORDER BY must name audit_logs.id, or it would sort the text. */
-const ROW_COLUMNS = `id::text AS id, clinic_id, actor_user_id, action, resource_type, resource_id, request_id, ip,
+/** Ids and positions go out as text (bigint); ORDER BY must name the table's column, or it would sort the text. */
+const ROW_COLUMNS = `id::text AS id, chain_seq::text AS chain_seq, clinic_id, actor_user_id, action, resource_type, resource_id, request_id, ip,
   to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at, prev_hash, hash`;
 
 interface RawRow {
-  id: string; clinic_id: string | null; actor_user_id: string | null; action: string; resource_type: string; resource_id: string | null;
-  request_id: string | null; ip: string | null; occurred_at: string; prev_hash: string | null; hash: string;
+  id: string; chain_seq: string | null; clinic_id: string | null; actor_user_id: string | null; action: string; resource_type: string;
+  resource_id: string | null; request_id: string | null; ip: string | null; occurred_at: string; prev_hash: string | null; hash: string | null;
 }
 
-const toRow = (r: RawRow): ChainRow & { hash: string } => ({
-  id: r.id, clinicId: r.clinic_id, actorUserId: r.actor_user_id, action: r.action, resourceType: r.resource_type, resourceId: r.resource_id,
-  requestId: r.request_id, ip: r.ip, occurredAt: r.occurred_at, prevHash: r.prev_hash, hash: r.hash,
+const toRow = (r: RawRow): ChainRow & { chainSeq: string | null } => ({
+  id: r.id, chainSeq: r.chain_seq, clinicId: r.clinic_id, actorUserId: r.actor_user_id, action: r.action, resourceType: r.resource_type,
+  resourceId: r.resource_id, requestId: r.request_id, ip: r.ip, occurredAt: r.occurred_at, prevHash: r.prev_hash, hash: r.hash,
 });
 
 export const encodeAuditCursor = (id: string) => Buffer.from(JSON.stringify({ before: id })).toString('base64url');
@@ -112,37 +112,49 @@ export async function listAuditLogs(deps: ApiDeps, ctx: Ctx, actor: Actor, query
 }
 
 const PAGE = 5000;
+const SEAL_PAGE = 1000;
 
 export interface ChainReport {
   valid: boolean;
   checked: number;
   firstBrokenId?: string;
   reason?: string;
-  /** The chain's latest row: compare with the last `audit.head` log line to detect a cut-off tail. */
-  head: { id: string; hash: string; occurredAt: string } | null;
+  /** The chain's last sealed row: compare with the last `audit.head` log line to detect a cut-off tail. */
+  head: { id: string; seq: string; hash: string; occurredAt: string } | null;
+  /** Rows appended after the seal this verification started with (chained by the next seal). */
+  unsealed: number;
 }
 
 /**
- * Walks one chain (a clinic's, or with null the platform chain of rows without a clinic) in id
- * order, in pages, in one snapshot, checking every hash with the TypeScript implementation.
+ * Seals one chain (a clinic's, or with null the platform chain of rows without a clinic), then
+ * walks it in chain order, in pages, in one snapshot, checking every hash with the TypeScript
+ * implementation.
  */
 export async function verifyChain(deps: Pick<ApiDeps, 'dataSource'>, clinicId: string | null): Promise<ChainReport> {
+  // Seal the backlog as of now; rows appended meanwhile are reported as unsealed, not waited for.
+  while ((await sealChain(deps.dataSource, clinicId, SEAL_PAGE)).sealed === SEAL_PAGE);
   // Two spellings rather than IS NOT DISTINCT FROM, which no index serves.
   const inChain = clinicId ? 'clinic_id = $1::uuid' : '(clinic_id IS NULL AND $1::uuid IS NULL)';
   return deps.dataSource.transaction('REPEATABLE READ', async (tx) => {
     await tx.query('SET TRANSACTION READ ONLY');
     let state = emptyChain();
+    let after = '0';
     for (;;) {
       const rows: RawRow[] = await tx.query(
-        `SELECT ${ROW_COLUMNS} FROM audit_logs WHERE ${inChain} AND id > $2::bigint ORDER BY audit_logs.id LIMIT ${PAGE}`, [clinicId, state.lastId ?? '0']);
+        `SELECT ${ROW_COLUMNS} FROM audit_logs WHERE ${inChain} AND audit_logs.chain_seq > $2::bigint
+         ORDER BY audit_logs.clinic_id, audit_logs.chain_seq LIMIT ${PAGE}`, [clinicId, after]);
       state = verifyRows(state, rows.map(toRow));
       if (state.broken || rows.length < PAGE) break;
+      after = rows[rows.length - 1].chain_seq!;
     }
-    const [last]: RawRow[] = await tx.query(`SELECT ${ROW_COLUMNS} FROM audit_logs WHERE ${inChain} ORDER BY audit_logs.id DESC LIMIT 1`, [clinicId]);
-    const head = last ? { id: last.id, hash: last.hash, occurredAt: last.occurred_at } : null;
+    const [last]: RawRow[] = await tx.query(
+      `SELECT ${ROW_COLUMNS} FROM audit_logs WHERE ${inChain} AND audit_logs.chain_seq IS NOT NULL
+       ORDER BY audit_logs.clinic_id DESC, audit_logs.chain_seq DESC LIMIT 1`, [clinicId]);
+    const [{ n: unsealed }]: { n: number }[] = await tx.query(`SELECT count(*)::int AS n FROM audit_logs WHERE ${inChain} AND hash IS NULL`, [clinicId]);
+    const head = last ? { id: last.id, seq: last.chain_seq!, hash: last.hash!, occurredAt: last.occurred_at } : null;
     return state.broken
-      ? { valid: false, checked: state.checked, firstBrokenId: state.broken.id, reason: state.broken.reason, head }
-      : { valid: true, checked: state.checked, head };
+      ? { valid: false, checked: state.checked, firstBrokenId: state.broken.id, reason: state.broken.reason, head, unsealed }
+      : { valid: true, checked: state.checked, head, unsealed };
   });
 }
 

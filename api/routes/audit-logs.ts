@@ -8,7 +8,8 @@ const hash = z.string().regex(/^[0-9a-f]{64}$/);
 const instantMicros = z.string().describe('UTC with microseconds, as hashed: YYYY-MM-DDTHH:MM:SS.ffffffZ');
 
 const auditLogSchema = z.object({
-  id: z.string().describe('Sequence number (bigint as a string); a clinic\'s rows chain in id order'),
+  id: z.string().describe('Row id (bigint as a string); the list is ordered by it'),
+  chainSeq: z.string().nullable().describe('Position in the clinic\'s chain (bigint as a string); null for a row appended a moment ago and not sealed yet'),
   clinicId: z.uuid().nullable(),
   actorUserId: z.uuid().nullable(),
   action: z.string().describe('e.g. patient.read, patient.update, auth.login, permission.denied'),
@@ -17,8 +18,8 @@ const auditLogSchema = z.object({
   requestId: z.string().nullable(),
   ip: z.string().nullable(),
   occurredAt: instantMicros,
-  prevHash: hash.nullable().describe('The previous row\'s hash in this clinic\'s chain; null for the first row'),
-  hash: hash.describe('SHA-256 of the canonical serialization of this row\'s fields and prevHash'),
+  prevHash: hash.nullable().describe('The previous row\'s hash in this clinic\'s chain; null for the first row (and until sealed)'),
+  hash: hash.nullable().describe('SHA-256 of the canonical serialization of this row\'s fields and prevHash; null until sealed'),
 });
 
 const reportSchema = z.object({
@@ -27,8 +28,9 @@ const reportSchema = z.object({
   firstBrokenId: z.string().optional().describe('The first row that does not verify'),
   reason: z.enum(['hash-mismatch', 'prev-hash-mismatch']).optional()
     .describe('hash-mismatch: the row was altered; prev-hash-mismatch: a row before it is missing (or the chain was rewritten)'),
-  head: z.object({ id: z.string(), hash, occurredAt: instantMicros }).nullable()
-    .describe('The latest row; compare with the last `audit.head` log line to detect rows cut off the end'),
+  head: z.object({ id: z.string(), seq: z.string(), hash, occurredAt: instantMicros }).nullable()
+    .describe('The last sealed row; compare with the last `audit.head` log line to detect rows cut off the end'),
+  unsealed: z.number().int().describe('Rows appended during the verification, chained by the next seal'),
 });
 
 const listQuery = z.object({
@@ -50,7 +52,7 @@ export const auditLogRoutes = [
     handler: async ({ query, deps, ctx, actor }) => ({ body: await listAuditLogs(deps, ctx, actor, query) }),
   }),
   route({
-    method: 'get', path: '/api/v1/audit-logs/verify', summary: "Verify the clinic's audit hash chain", tags: ['audit'],
+    method: 'get', path: '/api/v1/audit-logs/verify', summary: "Seal and verify the clinic's audit hash chain", tags: ['audit'],
     access: 'clinic', permission: ['read', 'AuditLog'],
     responses: { 200: { description: 'Whether every row matches its hash and follows the previous one', schema: reportSchema } },
     handler: async ({ deps, ctx, actor }) => ({ body: await verifyAuditLog(deps, ctx, actor) }),

@@ -13,89 +13,96 @@ export interface AuditRecord {
   ip: string | null;
 }
 
-interface Pending {
-  record: AuditRecord;
-  resolve: () => void;
-  reject: (err: unknown) => void;
+export interface SealResult {
+  sealed: number;
+  head: { id: string; seq: string; hash: string } | null;
 }
 
-interface ChainQueue {
-  pending: Pending[];
-  flushing: boolean;
+/** Rows one audit_seal call chains at most; a longer backlog takes several calls. */
+const SEAL_BATCH = 1000;
+
+/** Seals one chain (a clinic id, or null for the platform chain) in its own tenant context. */
+export async function sealChain(dataSource: DataSource, clinicId: string | null, limit = SEAL_BATCH): Promise<SealResult> {
+  const [row]: { sealed: number; head_id: string | null; head_seq: string | null; head_hash: string | null }[] = await runInClinic(clinicId, () =>
+    dataSource.query('SELECT sealed, head_id::text AS head_id, head_seq::text AS head_seq, head_hash FROM audit_seal($1::uuid, $2)', [clinicId, limit]));
+  return {
+    sealed: row.sealed,
+    head: row.head_id && row.head_seq && row.head_hash ? { id: row.head_id, seq: row.head_seq, hash: row.head_hash } : null,
+  };
 }
 
-/** Rows per INSERT: bounds the statement's size and the time the chain's lock is held. */
-const MAX_BATCH = 200;
+interface ChainState {
+  running: Promise<void>;
+  /** Appends landed while sealing ran: seal once more when it ends. */
+  again: boolean;
+}
 
 /**
- * Appends audit rows, grouping concurrent appends to one chain into one INSERT (group commit).
+ * Appends audit rows and keeps their chains sealed (migration 1764230000000).
  *
- * The database chains rows and serialises appends per chain with a lock held until commit
- * (migration 1764230000000), so each append to a busy clinic waits for the previous commit's
- * WAL flush. Sending one append per request would cap a clinic at one flush per audited request;
- * here an append goes out at once when its chain is idle, and the appends that arrive meanwhile go
- * out together in the next statement, each caller still resolved only after its row is committed.
+ * An append is one INSERT with no lock, resolved once committed: a busy clinic's requests never
+ * wait for each other. Sealing — giving the new rows their place and hash in the clinic's chain —
+ * follows off the request path: one audit_seal call per chain at a time from this process, which
+ * chains every row committed by then (from any process); appends that land meanwhile are sealed
+ * by one more call when it ends. A row whose process dies before sealing it is sealed by the
+ * chain's next append or verification, from any process.
  *
- * After each INSERT the chain head (last id and hash) goes to the log stream as an `audit.head`
+ * After each seal the chain head (id, position, hash) goes to the log stream as an `audit.head`
  * line: a copy outside the database, so cutting rows off the end of a chain is detectable by
  * comparing the table with the last logged head.
  */
 export class AuditAppender {
-  private readonly chains = new Map<string, ChainQueue>();
+  private readonly sealing = new Map<string, ChainState>();
 
   constructor(private readonly dataSource: DataSource, private readonly log?: Logger) {}
 
-  append(record: AuditRecord): Promise<void> {
-    const key = record.clinicId ?? '';
-    let chain = this.chains.get(key);
-    if (!chain) {
-      chain = { pending: [], flushing: false };
-      this.chains.set(key, chain);
-    }
-    const queued = new Promise<void>((resolve, reject) => chain.pending.push({ record, resolve, reject }));
-    if (!chain.flushing) void this.flush(key, chain);
-    return queued;
-  }
-
-  private async flush(key: string, chain: ChainQueue): Promise<void> {
-    chain.flushing = true;
-    try {
-      while (chain.pending.length) {
-        const batch = chain.pending.splice(0, MAX_BATCH);
-        try {
-          const head = await this.insert(key || null, batch.map((p) => p.record));
-          this.log?.info({ chain: key || 'platform', headId: head.id, headHash: head.hash, appended: batch.length }, 'audit.head');
-          for (const p of batch) p.resolve();
-        } catch (err) {
-          for (const p of batch) p.reject(err);
-        }
-      }
-    } finally {
-      chain.flushing = false;
-      this.chains.delete(key);
-    }
-  }
-
-  /** The rows in order, in their clinic's context (the table's row-level security policy checks it). */
-  private async insert(clinicId: string | null, records: AuditRecord[]): Promise<{ id: string; hash: string }> {
-    const col = <K extends keyof AuditRecord>(k: K) => records.map((r) => r[k]);
-    const rows: { id: string; hash: string }[] = await runInClinic(clinicId, () => this.dataSource.query(
-      `INSERT INTO audit_logs (clinic_id, actor_user_id, action, resource_type, resource_id, request_id, ip)
-       SELECT clinic_id, actor_user_id, action, resource_type, resource_id, request_id, ip
-       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY
-            AS u(clinic_id, actor_user_id, action, resource_type, resource_id, request_id, ip, n)
-       ORDER BY n
-       RETURNING id::text AS id, hash`,
-      [col('clinicId'), col('actorUserId'), col('action'), col('resourceType'), col('resourceId'), col('requestId'), col('ip')],
+  async append(r: AuditRecord): Promise<void> {
+    await runInClinic(r.clinicId, () => this.dataSource.query(
+      `INSERT INTO audit_logs (clinic_id, actor_user_id, action, resource_type, resource_id, request_id, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [r.clinicId, r.actorUserId, r.action, r.resourceType, r.resourceId, r.requestId, r.ip],
     ));
-    // Ids are taken in chain order under the chain's lock: the largest is the head.
-    return rows.reduce((a, b) => (BigInt(b.id) > BigInt(a.id) ? b : a));
+    this.seal(r.clinicId);
+  }
+
+  /** Resolves when no sealing started by this appender is under way (tests, shutdown). */
+  async settle(): Promise<void> {
+    while (this.sealing.size) await Promise.all([...this.sealing.values()].map((s) => s.running));
+  }
+
+  private seal(clinicId: string | null): void {
+    const key = clinicId ?? '';
+    const current = this.sealing.get(key);
+    if (current) {
+      current.again = true;
+      return;
+    }
+    const state: ChainState = { running: Promise.resolve(), again: false };
+    this.sealing.set(key, state);
+    state.running = this.sealUntilDone(key, clinicId, state);
+  }
+
+  private async sealUntilDone(key: string, clinicId: string | null, state: ChainState): Promise<void> {
+    try {
+      for (;;) {
+        state.again = false;
+        const result = await sealChain(this.dataSource, clinicId);
+        if (result.sealed && result.head) {
+          this.log?.info({ chain: clinicId ?? 'platform', headId: result.head.id, headSeq: result.head.seq, headHash: result.head.hash, sealed: result.sealed }, 'audit.head');
+        }
+        if (!state.again && result.sealed < SEAL_BATCH) break;
+      }
+    } catch (err) {
+      // The rows are committed; the chain's next append or verification seals them.
+      this.log?.warn({ chain: clinicId ?? 'platform', err: (err as Error).message }, 'audit sealing failed');
+    } finally {
+      this.sealing.delete(key);
+    }
   }
 }
 
 const appenders = new WeakMap<DataSource, AuditAppender>();
 
-/** One appender per DataSource (per process and pool), so concurrent requests share batches. */
+/** One appender per DataSource (per process and pool), so concurrent requests share sealing. */
 export function auditAppender(dataSource: DataSource, log?: Logger): AuditAppender {
   let appender = appenders.get(dataSource);
   if (!appender) {

@@ -41,8 +41,12 @@ async function tamper(sql: string, args: unknown[]) {
   });
 }
 
-const chainIds = async (clinicId: string): Promise<string[]> =>
-  (await owner().query('SELECT id::text AS id FROM audit_logs WHERE clinic_id = $1 ORDER BY audit_logs.id', [clinicId])).map((r: { id: string }) => r.id);
+/** Seals the clinic's chain (the API seals in the background) and returns its row ids in chain order. */
+async function chainIds(clinicId: string): Promise<string[]> {
+  await owner().query('SELECT * FROM audit_seal($1, 100000)', [clinicId]);
+  const rows = await owner().query('SELECT id::text AS id FROM audit_logs WHERE clinic_id = $1 ORDER BY audit_logs.chain_seq', [clinicId]);
+  return rows.map((r: { id: string }) => r.id);
+}
 
 describe('append-only audit table', () => {
   it('runs the app as clinic_app: no superuser, no BYPASSRLS', async () => {
@@ -61,20 +65,38 @@ describe('append-only audit table', () => {
     expect((await verify(c)).body.valid).toBe(true);
   });
 
-  it('chains every row itself: a writer cannot choose id, time or hashes', async () => {
-    const [row] = await runInClinic(c.clinicId, () => app().query(
-      `INSERT INTO audit_logs (id, clinic_id, action, resource_type, occurred_at, prev_hash, hash)
-       VALUES (1, $1, 'test.forged', 'Test', '2000-01-01T00:00:00Z', 'f00', 'bar') RETURNING id::text AS id, occurred_at, hash`, [c.clinicId]));
-    expect(row.id).not.toBe('1');
-    expect(row.hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(Date.now() - new Date(row.occurred_at).getTime()).toBeLessThan(60_000);
-    const res = await verify(c);
-    expect(res.body).toMatchObject({ valid: true, head: { id: expect.any(String) } });
+  it('lets an UPDATE through only to seal an unsealed row, changing nothing else', async () => {
+    const [{ id }] = await runInClinic(c.clinicId, () => app().query(
+      `INSERT INTO audit_logs (clinic_id, action, resource_type) VALUES ($1, 'test.unsealed', 'Test') RETURNING id::text AS id`, [c.clinicId]));
+    const asSealer = (sql: string) => owner().transaction(async (tx) => {
+      await tx.query(`SELECT set_config('audit.sealing', 'on', true)`);
+      return tx.query(sql, [id]);
+    });
+    // Even with the sealing flag, the owner can neither rewrite the row nor seal it with other content.
+    await expect(asSealer(`UPDATE audit_logs SET action = 'x', chain_seq = 999999, hash = 'h' WHERE id = $1`)).rejects.toMatchObject({ message: 'audit_logs is append-only' });
+    const [sealed] = await owner().query('SELECT * FROM audit_seal($1)', [c.clinicId]);
+    expect(sealed.sealed).toBeGreaterThanOrEqual(1);
+    // A sealed row stays as sealed.
+    await expect(asSealer(`UPDATE audit_logs SET chain_seq = chain_seq + 1000000 WHERE id = $1`)).rejects.toMatchObject({ message: 'audit_logs is append-only' });
+    expect((await verify(c)).body).toMatchObject({ valid: true, unsealed: 0 });
   });
 
-  it('refuses to append inside a REPEATABLE READ transaction, where the head read could fork the chain', async () => {
+  it('takes time and chain fields from the database, not the writer', async () => {
+    const [row] = await runInClinic(c.clinicId, () => app().query(
+      `INSERT INTO audit_logs (clinic_id, action, resource_type, occurred_at, chain_seq, prev_hash, hash)
+       VALUES ($1, 'test.forged', 'Test', '2000-01-01T00:00:00Z', 1, 'f00', 'bar') RETURNING id::text AS id, occurred_at, chain_seq, prev_hash, hash`, [c.clinicId]));
+    expect(row).toMatchObject({ chain_seq: null, prev_hash: null, hash: null });
+    expect(Date.now() - new Date(row.occurred_at).getTime()).toBeLessThan(60_000);
+    const res = await verify(c);
+    expect(res.body).toMatchObject({ valid: true, unsealed: 0 });
+    const [after] = await owner().query('SELECT chain_seq, hash FROM audit_logs WHERE id = $1', [row.id]);
+    expect(after.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(Number(after.chain_seq)).toBeGreaterThan(1);
+  });
+
+  it('seals only in READ COMMITTED, where each sealer sees the previous one\'s commit', async () => {
     await expect(runInClinic(c.clinicId, () => app().transaction('REPEATABLE READ', (tx) =>
-      tx.query(`INSERT INTO audit_logs (clinic_id, action, resource_type) VALUES ($1, 'x', 'Test')`, [c.clinicId]))))
+      tx.query('SELECT * FROM audit_seal($1)', [c.clinicId]))))
       .rejects.toMatchObject({ message: expect.stringContaining('READ COMMITTED') });
   });
 });
@@ -84,6 +106,7 @@ describe('GET /audit-logs', () => {
     const other = await createClinic(api, su, ['DOCTOR']);
     for (let i = 0; i < 3; i++) expect((await readPatient(c)).status).toBe(200);
     expect((await readPatient(other)).status).toBe(200);
+    await chainIds(c.clinicId);
 
     const q = `resourceType=Patient&resourceId=${c.patientId}&actorUserId=${c.userIds.DOCTOR}&action=patient.read.clinical`;
     const first = await api.get(`/api/v1/audit-logs?${q}&limit=2`, c.tokens.AUDITOR, c.h);
@@ -100,7 +123,8 @@ describe('GET /audit-logs', () => {
     for (const item of items) {
       expect(item).toMatchObject({
         clinicId: c.clinicId, actorUserId: c.userIds.DOCTOR, action: 'patient.read.clinical', resourceType: 'Patient', resourceId: c.patientId,
-        requestId: expect.any(String), occurredAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/), hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+        requestId: expect.any(String), occurredAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
+        chainSeq: expect.stringMatching(/^\d+$/), hash: expect.stringMatching(/^[0-9a-f]{64}$/),
       });
     }
     expect(JSON.stringify(items)).not.toMatch(/Asha|Rao|1985-04-12|\+919812345678/);
@@ -161,7 +185,7 @@ describe('GET /audit-logs/verify', () => {
     const ids = await chainIds(f.clinicId);
     expect(res.status).toBe(200);
     // The verify call audits itself after checking: its own row is the one after the reported head.
-    expect(res.body).toMatchObject({ valid: true, checked: ids.length - 1, head: { id: ids[ids.length - 2], hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(res.body).toMatchObject({ valid: true, checked: ids.length - 1, unsealed: 0, head: { id: ids[ids.length - 2], hash: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     expect(res.body.firstBrokenId).toBeUndefined();
   });
 
@@ -206,40 +230,44 @@ describe('GET /audit-logs/verify', () => {
       const record = (clinicId: string | null, i: number): AuditRecord => ({
         clinicId, actorUserId: f.userIds.AUDITOR, action: 'test.concurrent', resourceType: 'Test', resourceId: String(i), requestId: null, ip: null,
       });
-      await Promise.all(pools.flatMap((ds, p) => {
-        const appender = new AuditAppender(ds);
-        return Array.from({ length: 40 }, (_, i) => appender.append(record(i % 2 ? f.clinicId : null, p * 100 + i)));
-      }));
+      const appenders = pools.map((ds) => new AuditAppender(ds));
+      await Promise.all(appenders.flatMap((appender, p) =>
+        Array.from({ length: 40 }, (_, i) => appender.append(record(i % 2 ? f.clinicId : null, p * 100 + i)))));
+      await Promise.all(appenders.map((appender) => appender.settle()));
     } finally {
       await Promise.all(pools.map((ds) => ds.destroy()));
     }
     for (const chain of [f.clinicId, null]) {
-      const [{ forks }] = await owner().query(
-        `SELECT count(*)::int AS forks FROM (SELECT prev_hash FROM audit_logs WHERE clinic_id IS NOT DISTINCT FROM $1::uuid GROUP BY prev_hash HAVING count(*) > 1) s`, [chain]);
-      expect(forks).toBe(0);
       const report = await verifyChain({ dataSource: owner() }, chain);
       expect(report).toMatchObject({ valid: true });
       expect(report.checked).toBeGreaterThanOrEqual(60);
+      const [{ forks, gaps }] = await owner().query(
+        `SELECT (SELECT count(*)::int FROM (SELECT prev_hash FROM audit_logs WHERE clinic_id IS NOT DISTINCT FROM $1::uuid AND hash IS NOT NULL
+                                            GROUP BY prev_hash HAVING count(*) > 1) s) AS forks,
+                (SELECT max(chain_seq) - count(chain_seq) FROM audit_logs WHERE clinic_id IS NOT DISTINCT FROM $1::uuid)::int AS gaps`, [chain]);
+      expect({ forks, gaps }).toEqual({ forks: 0, gaps: 0 });
     }
   });
 });
 
 describe('chain head in the log stream', () => {
-  it('logs audit.head after each append with the hash the table holds', async () => {
+  it('logs audit.head after each seal with the hash the table holds', async () => {
     const f = await createClinic(api, su, ['AUDITOR']);
-    const lines: { msg: string; chain: string; headId: string; headHash: string; appended: number }[] = [];
+    await chainIds(f.clinicId);
+    const lines: { msg: string; chain: string; headId: string; headHash: string; sealed: number }[] = [];
     const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
     const appender = new AuditAppender(app(), pino({ level: 'info' }, sink));
     const record = (i: number): AuditRecord => ({
       clinicId: f.clinicId, actorUserId: f.userIds.AUDITOR, action: 'test.append', resourceType: 'Test', resourceId: String(i), requestId: `r${i}`, ip: null,
     });
     await Promise.all(Array.from({ length: 30 }, (_, i) => appender.append(record(i))));
+    await appender.settle();
     const heads = lines.filter((l) => l.msg === 'audit.head');
-    expect(heads.reduce((n, l) => n + l.appended, 0)).toBe(30);
-    // Concurrent appends went out in fewer statements than rows.
+    expect(heads.reduce((n, l) => n + l.sealed, 0)).toBe(30);
+    // Appends that land while a seal runs are sealed together by the next one.
     expect(heads.length).toBeLessThan(30);
     const last = heads[heads.length - 1];
-    const [head] = await owner().query('SELECT id::text AS id, hash FROM audit_logs WHERE clinic_id = $1 ORDER BY audit_logs.id DESC LIMIT 1', [f.clinicId]);
+    const [head] = await owner().query('SELECT id::text AS id, hash FROM audit_logs WHERE clinic_id = $1 ORDER BY audit_logs.chain_seq DESC LIMIT 1', [f.clinicId]);
     expect(last).toMatchObject({ chain: f.clinicId, headId: head.id, headHash: head.hash });
     expect(JSON.stringify(lines)).not.toMatch(/test\.append/);
 
@@ -265,6 +293,8 @@ describe('migration', () => {
       for (const clinicId of [a, null, b, a, a, null, b]) {
         await legacy.query(`INSERT INTO audit_logs (clinic_id, action, resource_type, request_id) VALUES ($1, 'legacy', 'Test', 'r')`, [clinicId]);
       }
+      // The old append-only trigger already held before the chain.
+      await expect(legacy.query(`UPDATE audit_logs SET action = 'x'`)).rejects.toMatchObject({ message: 'audit_logs is append-only' });
       await legacy.destroy();
       current = await new DataSource({ ...base, migrations: MIGRATIONS }).initialize();
       await current.runMigrations({ transaction: 'each' });

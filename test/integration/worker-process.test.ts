@@ -26,11 +26,11 @@ async function pollers(queue: string): Promise<number> {
   return res.pollers?.length ?? 0;
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string) {
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 200) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out waiting for ${what}`);
 }
@@ -63,12 +63,12 @@ describe('worker processes', () => {
   it('loses and duplicates no booking when a worker is SIGKILLed mid-load', async () => {
     const first = startWorker('booking');
     await waitFor(async () => (await pollers('booking')) > 0, 30_000, 'booking pollers');
-    const slots = Array.from({ length: 60 }, () => nextSlot());
+    const slots = Array.from({ length: 120 }, () => nextSlot());
     const booked = async () => (await stack.deps.dataSource.query(
       `SELECT count(*)::int AS n FROM appointments WHERE clinic_id = $1 AND starts_at = ANY ($2::timestamptz[])`, [c.clinicId, slots]))[0].n as number;
     const requests = slots.map((s) => book(s));
     // Kill as soon as the first booking lands, so the rest are mid-flight.
-    await waitFor(async () => (await booked()) > 0, 30_000, 'first booking');
+    await waitFor(async () => (await booked()) > 0, 30_000, 'first booking', 5);
     first.kill('SIGKILL');
     await exited(first);
     const atKill = await booked();
