@@ -50,22 +50,9 @@ import { createAppDataSource, createDataSource } from '../shared/db/data-source'
 import { dropDatabase, ensureDatabase } from '../shared/db/ensure-database';
 import { createRedis } from '../shared/redis';
 import { client as jsonClient } from '../test/support/http';
+import { cleanUp, intOption, isInterrupted, note, onCleanup, option, say } from './support/harness';
 
 // ───────────────────────────── options ─────────────────────────────
-
-function option(name: string, envName: string, fallback: string): string {
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === `--${name}` && argv[i + 1] !== undefined) return argv[i + 1];
-    if (argv[i].startsWith(`--${name}=`)) return argv[i].slice(name.length + 3);
-  }
-  return process.env[envName] ?? fallback;
-}
-function intOption(name: string, envName: string, fallback: number, min: number): number {
-  const v = Number(option(name, envName, String(fallback)));
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name}/${envName} must be an integer ≥ ${min}`);
-  return v;
-}
 
 const N = intOption('n', 'BENCH_N', 3000, 1);
 const WARMUP = intOption('warmup', 'BENCH_WARMUP', 300, 0);
@@ -75,37 +62,6 @@ const CONCURRENCY = option('c', 'BENCH_C', '20,50').split(',').map((s) => Number
 if (!CONCURRENCY.length || CONCURRENCY.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--c/BENCH_C: comma-separated positive integers');
 const DB_BASE = process.env.BENCH_DATABASE_BASE_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/13';
-
-const say = (line = '') => process.stdout.write(`${line}\n`);
-const note = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-// ───────────────────────────── cleanup ─────────────────────────────
-
-const cleanups: { what: string; run: () => Promise<unknown> | unknown }[] = [];
-const onCleanup = (what: string, run: () => Promise<unknown> | unknown) => { cleanups.push({ what, run }); };
-
-async function cleanUp(): Promise<void> {
-  for (const { what, run } of cleanups.reverse()) {
-    try {
-      await Promise.race([
-        Promise.resolve().then(run),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 15 s')), 15_000).unref()),
-      ]);
-    } catch (err) {
-      note(`cleanup "${what}" failed: ${(err as Error).message}`);
-    }
-  }
-  cleanups.length = 0;
-}
-
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    note(`${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
 
 // ───────────────────────────── measurement ─────────────────────────────
 
@@ -126,7 +82,7 @@ async function closedLoop(total: number, concurrency: number, op: (i: number) =>
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, async () => {
     for (;;) {
       const i = next++;
-      if (i >= total || interrupted) return;
+      if (i >= total || isInterrupted()) return;
       const t0 = performance.now();
       const status = await op(i).catch(() => -1);
       latencies.push(performance.now() - t0);
@@ -266,7 +222,7 @@ async function main(): Promise<number> {
         const rowsBefore = await chainRows();
         const headsBefore = sink.heads;
         const run = await closedLoop(N, c, op(api.port));
-        if (interrupted) throw new Error('interrupted');
+        if (isInterrupted()) throw new Error('interrupted');
         const bad = [...run.statuses].filter(([status]) => status !== 200);
         if (bad.length) {
           failed = true;

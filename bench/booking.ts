@@ -68,22 +68,9 @@ import { startTemporalDevServer } from '../test/support/temporal-server';
 import { client as jsonClient } from '../test/support/http';
 import { SA } from '../workflows/search-attributes';
 import { NOOP_TASK_QUEUE, noopJourney, noopUpdate } from './noop-workflow';
+import { cleanUp, intOption, isInterrupted, note, onCleanup, option, say } from './support/harness';
 
 // ───────────────────────────── options ─────────────────────────────
-
-function option(name: string, envName: string, fallback: string): string {
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === `--${name}` && argv[i + 1] !== undefined) return argv[i + 1];
-    if (argv[i].startsWith(`--${name}=`)) return argv[i].slice(name.length + 3);
-  }
-  return process.env[envName] ?? fallback;
-}
-function intOption(name: string, envName: string, fallback: number, min: number): number {
-  const v = Number(option(name, envName, String(fallback)));
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name}/${envName} must be an integer ≥ ${min}`);
-  return v;
-}
 
 const N = intOption('n', 'BENCH_N', 2000, 1);
 const C = intOption('c', 'BENCH_C', 20, 1);
@@ -103,41 +90,6 @@ if (!/^[abcxd]+$/.test(PHASES)) throw new Error('--phases/BENCH_PHASES: letters 
 
 const ACTIVE = `('PENDING_PAYMENT', 'CONFIRMED', 'CHECKED_IN')`;
 const TARGET = { p50: 25, p99: 100, throughput: 150, ratio: 1.5 };
-
-const say = (line = '') => process.stdout.write(`${line}\n`);
-const note = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-// ───────────────────────────── cleanup ─────────────────────────────
-
-const cleanups: { what: string; run: () => Promise<unknown> | unknown }[] = [];
-const onCleanup = (what: string, run: () => Promise<unknown> | unknown) => { cleanups.push({ what, run }); };
-let cleaning: Promise<void> | null = null;
-
-function cleanUp(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const { what, run } of cleanups.reverse()) {
-      try {
-        await Promise.race([
-          Promise.resolve().then(run),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 15 s')), 15_000).unref()),
-        ]);
-      } catch (err) {
-        note(`cleanup "${what}" failed: ${(err as Error).message}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-
-/** Set by SIGINT/SIGTERM: load loops stop and no report is printed. */
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    note(`${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
 
 // ───────────────────────────── measurement helpers ─────────────────────────────
 
@@ -182,7 +134,7 @@ async function closedLoop(total: number, concurrency: number, op: (i: number) =>
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, async () => {
     for (;;) {
       const i = next++;
-      if (i >= total || interrupted) return;
+      if (i >= total || isInterrupted()) return;
       const t0 = performance.now();
       let tag: string;
       try {
@@ -686,7 +638,7 @@ async function main(): Promise<number> {
     const run = await closedLoop(N, C, op);
     const after = cpuSample();
     await profiling?.stop(label);
-    if (interrupted) throw new Error('interrupted');
+    if (isInterrupted()) throw new Error('interrupted');
     rec.server.on = rec.apiQuery.on = rec.updateWithStart.on = rec.activity.on = rec.workerQuery.on = false;
     return { label, run, cpu: cpuLine(before, after), loopDelayP99: loop.percentile(99) / 1e6 };
   };

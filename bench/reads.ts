@@ -72,22 +72,10 @@ import { createAppDataSource, createDataSource } from '../shared/db/data-source'
 import { dropDatabase, ensureDatabase } from '../shared/db/ensure-database';
 import { createRedis } from '../shared/redis';
 import { client as jsonClient } from '../test/support/http';
+import { cleanUp, intOption, isInterrupted, note, onCleanup, option, say } from './support/harness';
 
 // ───────────────────────────── options ─────────────────────────────
 
-function option(name: string, envName: string, fallback: string): string {
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === `--${name}` && argv[i + 1] !== undefined) return argv[i + 1];
-    if (argv[i].startsWith(`--${name}=`)) return argv[i].slice(name.length + 3);
-  }
-  return process.env[envName] ?? fallback;
-}
-function intOption(name: string, envName: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const v = Number(option(name, envName, String(fallback)));
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`--${name}/${envName} must be an integer from ${min} to ${max}`);
-  return v;
-}
 function listOption<T extends string>(name: string, envName: string, fallback: string, allowed: readonly T[]): T[] {
   const values = option(name, envName, fallback).split(',').map((s) => s.trim()).filter(Boolean);
   const bad = values.filter((v) => !allowed.includes(v as T));
@@ -114,40 +102,6 @@ const OTHER_PRACTITIONERS = 10;
 if (DAYS < WARM_DAYS + AVAIL_DAYS) throw new Error(`--days must be at least ${WARM_DAYS + AVAIL_DAYS} (warm days + availability range)`);
 
 const TARGET = { coldRatio: 0.5, warmRatio: 1, p99Ms: 50, hitRatio: 0.9 };
-
-const say = (line = '') => process.stdout.write(`${line}\n`);
-const note = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-// ───────────────────────────── cleanup ─────────────────────────────
-
-const cleanups: { what: string; run: () => Promise<unknown> | unknown }[] = [];
-const onCleanup = (what: string, run: () => Promise<unknown> | unknown) => { cleanups.push({ what, run }); };
-let cleaning: Promise<void> | null = null;
-
-function cleanUp(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const { what, run } of cleanups.reverse()) {
-      try {
-        await Promise.race([
-          Promise.resolve().then(run),
-          new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 15 s')), 15_000).unref()),
-        ]);
-      } catch (err) {
-        note(`cleanup "${what}" failed: ${(err as Error).message}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    note(`${signal}: cleaning up`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
 
 // ───────────────────────────── measurement ─────────────────────────────
 
@@ -186,7 +140,7 @@ async function closedLoop(first: number, total: number, concurrency: number, op:
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, async () => {
     for (;;) {
       const i = next++;
-      if (i >= total || interrupted) return;
+      if (i >= total || isInterrupted()) return;
       const t0 = performance.now();
       const answer = await op(first + i).catch((err: Error) => ({ status: -1, body: err.message }));
       latencies.push(performance.now() - t0);
@@ -504,7 +458,7 @@ async function main(): Promise<number> {
     if (cold) coldNext[endpoint] += warmupCount + N;
     const cpu1 = machineTicks();
     const self = process.cpuUsage(self0);
-    if (interrupted) throw new Error('interrupted');
+    if (isInterrupted()) throw new Error('interrupted');
     const after = await cacheCounts(metrics, cacheName);
     if (run.firstBad) { failed = true; note(`${endpoint} ${phase}: first non-200: ${run.firstBad}`); }
     const key = `${endpoint}/${phase}`;
