@@ -1,22 +1,16 @@
 import { createHash } from 'node:crypto';
+import type { AuditRecord } from './appender';
 
 /**
  * The audit log's hash chain (SPEC §8), pure logic. PostgreSQL computes each row's hash when the
- * row is inserted (migration 1764230000000, function audit_log_hash); this is the independent
+ * row is sealed (migration 1764230000000, function audit_log_hash); this is the independent
  * implementation the verifier uses, so a bug in one is caught by the other.
  *
  * One chain per clinic, and one for events outside any clinic (auth events): verification is per
  * clinic (a clinic's auditors check their own chain, and a clinic's rows never depend on
  * another's), and appends to different clinics never wait for each other.
  */
-export interface ChainedFields {
-  clinicId: string | null;
-  actorUserId: string | null;
-  action: string;
-  resourceType: string;
-  resourceId: string | null;
-  requestId: string | null;
-  ip: string | null;
+export interface ChainedFields extends AuditRecord {
   /** UTC, microseconds: `YYYY-MM-DDTHH:MM:SS.ffffffZ` (what PostgreSQL stores, exactly). */
   occurredAt: string;
   prevHash: string | null;
