@@ -57,7 +57,6 @@ import type { ApiDeps } from '../api/http/state';
 import { Cache } from '../shared/cache';
 import { Config, loadConfig } from '../shared/config';
 import { createDataSource } from '../shared/db/data-source';
-import { dropDatabase, ensureDatabase } from '../shared/db/ensure-database';
 import { createLogger } from '../shared/logger';
 import { closeProviders, createProviders } from '../shared/notify/providers';
 import { createRedis } from '../shared/redis';
@@ -68,7 +67,7 @@ import { startTemporalDevServer } from '../test/support/temporal-server';
 import { client as jsonClient } from '../test/support/http';
 import { SA } from '../workflows/search-attributes';
 import { NOOP_TASK_QUEUE, noopJourney, noopUpdate } from './noop-workflow';
-import { cleanUp, intOption, isInterrupted, note, onCleanup, option, say } from './support/harness';
+import { cleanUp, freshDatabase, intOption, isInterrupted, note, onCleanup, option, say } from './support/harness';
 
 // ───────────────────────────── options ─────────────────────────────
 
@@ -417,15 +416,7 @@ async function main(): Promise<number> {
   await waitForNamespace(temporalServer.address);
 
   // Database.
-  const dbName = `clinic_bench_${Date.now()}_${process.pid}`;
-  const databaseUrl = `${DB_BASE}/${dbName}`;
-  note(`creating database ${dbName}`);
-  await ensureDatabase(databaseUrl);
-  onCleanup(`drop database ${dbName}`, () => dropDatabase(databaseUrl));
-  {
-    const ds = await createDataSource({ url: databaseUrl, poolSize: 2 }).initialize();
-    try { await ds.runMigrations({ transaction: 'each' }); } finally { await ds.destroy(); }
-  }
+  const databaseUrl = await freshDatabase(DB_BASE, 'booking');
 
   const config: Config = loadConfig({
     ...process.env,

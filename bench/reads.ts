@@ -68,11 +68,10 @@ import { loadAvailability } from '../shared/availability/load';
 import { availableSlots } from '../shared/availability/slots';
 import { Cache, cacheTags, localCacheOptions } from '../shared/cache';
 import { Config, loadConfig } from '../shared/config';
-import { createAppDataSource, createDataSource } from '../shared/db/data-source';
-import { dropDatabase, ensureDatabase } from '../shared/db/ensure-database';
+import { createAppDataSource } from '../shared/db/data-source';
 import { createRedis } from '../shared/redis';
 import { client as jsonClient } from '../test/support/http';
-import { cleanUp, intOption, isInterrupted, note, onCleanup, option, say } from './support/harness';
+import { cleanUp, freshDatabase, intOption, isInterrupted, note, onCleanup, option, say } from './support/harness';
 
 // ───────────────────────────── options ─────────────────────────────
 
@@ -301,15 +300,7 @@ async function main(): Promise<number> {
   say(`Read benchmark (SPEC §10) — ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load average before start ${load}`);
   say(`N=${N} per phase and round (${ROUNDS} rounds, pooled) after ${WARMUP} warm-up, C=${C}; ${PRACTITIONERS} practitioners × ${DAYS} days × ${PER_DAY} appointments (+ ${OTHER_CLINICS} other clinics × ${OTHER_PRACTITIONERS} practitioners); availability over ${AVAIL_DAYS} days`);
 
-  const dbName = `clinic_bench_reads_${Date.now()}_${process.pid}`;
-  const databaseUrl = `${DB_BASE}/${dbName}`;
-  note(`creating database ${dbName}`);
-  await ensureDatabase(databaseUrl);
-  onCleanup(`drop database ${dbName}`, () => dropDatabase(databaseUrl));
-  {
-    const ds = await createDataSource({ url: databaseUrl, poolSize: 2 }).initialize();
-    try { await ds.runMigrations({ transaction: 'each' }); } finally { await ds.destroy(); }
-  }
+  const databaseUrl = await freshDatabase(DB_BASE, 'reads');
 
   const config: Config = loadConfig({
     ...process.env,

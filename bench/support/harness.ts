@@ -1,3 +1,6 @@
+import { createDataSource } from '../../shared/db/data-source';
+import { dropDatabase, ensureDatabase } from '../../shared/db/ensure-database';
+
 /**
  * What every benchmark shares: options from argv/env, output (figures on stdout, progress on stderr),
  * and cleanup that runs on success, error and Ctrl-C so no server or database is left behind.
@@ -54,4 +57,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     note(`${signal}: cleaning up`);
     void cleanUp().finally(() => process.exit(130));
   });
+}
+
+/** A fresh, migrated database for one benchmark run, dropped at cleanup. Returns its URL. */
+export async function freshDatabase(base: string, label: string): Promise<string> {
+  const dbName = `clinic_bench_${label}_${Date.now()}_${process.pid}`;
+  const databaseUrl = `${base}/${dbName}`;
+  note(`creating database ${dbName}`);
+  await ensureDatabase(databaseUrl);
+  onCleanup(`drop database ${dbName}`, () => dropDatabase(databaseUrl));
+  const ds = await createDataSource({ url: databaseUrl, poolSize: 2 }).initialize();
+  try { await ds.runMigrations({ transaction: 'each' }); } finally { await ds.destroy(); }
+  return databaseUrl;
 }
