@@ -12,6 +12,7 @@ export function appointmentViewFromRow(r: Record<string, any>): AppointmentView 
     patientId: r.patient_id,
     practitionerId: r.practitioner_id,
     roomId: r.room_id,
+    therapistIds: r.therapist_ids ?? [],
     serviceId: r.service_id,
     startsAt: iso(r.starts_at),
     endsAt: iso(r.ends_at),

@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { loadAbility } from '../shared/actor';
 import { PG, pgCode } from '../shared/db/pg-errors';
 import { insideMinimumNotice, isPatientSelfService, journeySettings } from '../shared/journey';
-import { isWithinSchedule, type ScheduleException, type WeeklyRule } from '../shared/scheduling';
+import { ACTIVE_STATUSES, decideSlot, loadSlotFacts, MOVABLE_STATUSES, type SlotDecision } from '../shared/booking';
 import { parseInstant } from '../shared/scheduling/time';
 import type { ActorRequest, AppointmentView, BookRequest, CancelRequest, CompleteRequest, RescheduleRequest } from '../workflows/booking-api';
 import { BookingFailure, bookingWorkflowId } from '../workflows/booking-api';
@@ -21,14 +21,26 @@ type Scoped<T> = T & { appointmentId: string; clinicId: string };
 /** A change the journey makes by itself (auto-reschedule on leave, no-show after the grace period): no user to check. */
 type BySystem<T extends { actorUserId: string }> = Omit<T, 'actorUserId'> & { actorUserId: string | null };
 
-/** Statuses a visit can be moved from: not yet checked in, not ended. */
-const MOVABLE = ['PENDING_PAYMENT', 'CONFIRMED'];
+const MOVABLE = [...MOVABLE_STATUSES];
+/** A lost race for an auto-assigned room or therapist is decided again this many times before SLOT_TAKEN. */
+const ASSIGN_ATTEMPTS = 3;
 
 /** An expected business outcome, not a fault: not retried, logged at debug, no failure metrics. */
 const refusal = (type: keyof typeof BookingFailure, message: string) =>
   ApplicationFailure.create({ type, message, nonRetryable: true, category: ApplicationFailureCategory.BENIGN });
 
 const forbidden = () => refusal('FORBIDDEN', 'Not allowed for this user in this clinic');
+
+/** The booking decision's refusal as the journey's failure types. */
+function refusalFor(decision: Extract<SlotDecision, { ok: false }>): ApplicationFailure {
+  switch (decision.code) {
+    case 'SLOT_TAKEN': return refusal('SLOT_TAKEN', decision.resource === 'practitioner' ? 'The slot is already taken' : `No free ${decision.resource === 'room' ? 'room' : 'therapists'} for this time`);
+    case 'OUTSIDE_SCHEDULE': return refusal('OUTSIDE_SCHEDULE', "The time is outside the practitioner's schedule at this location");
+    case 'NOT_AT_LOCATION': return refusal('INVALID_REFERENCE', decision.field === 'roomId' ? 'The room is at another location' : 'The practitioner does not work at this location');
+    case 'WRONG_ROOM_KIND': return refusal('INVALID_REFERENCE', 'The room is not of the kind this service needs');
+    case 'UNKNOWN_REFERENCE': return refusal('INVALID_REFERENCE', `Unknown ${decision.fields.join(', ')}`);
+  }
+}
 
 /**
  * Concurrent inserts that conflict under an exclusion constraint can deadlock each other
@@ -103,22 +115,40 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
       const { ability } = await loadAbility(dataSource, req.actorUserId, req.clinicId);
       const target = { clinicId: req.clinicId, patientId: req.patientId, practitionerId: req.practitionerId };
       if (!ability.can('create', subject('Appointment', target))) throw forbidden();
+      const insert = (roomId: string | null, therapistIds: readonly string[]) => retryOnDeadlock(() => dataSource.transaction(async (tx) => {
+        // An attempt must never outlive its activity timeout while holding a pooled connection.
+        await tx.query(`SET LOCAL lock_timeout = '3s'`);
+        // The trigger on appointments writes one appointment_resources row per resource; its exclusion constraint decides.
+        return tx.query(
+          `INSERT INTO appointments (id, clinic_id, location_id, patient_id, practitioner_id, room_id, therapist_ids, service_id,
+                                     starts_at, ends_at, mode, status, workflow_id, created_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           ON CONFLICT (id) DO NOTHING
+           RETURNING *`,
+          [req.appointmentId, req.clinicId, req.locationId, req.patientId, req.practitionerId, roomId, therapistIds, req.serviceId,
+            req.startsAt, req.endsAt, req.mode, req.requiresPayment ? 'PENDING_PAYMENT' : 'CONFIRMED',
+            bookingWorkflowId(req.appointmentId), req.actorUserId],
+        ) as Promise<Record<string, unknown>[]>;
+      }));
       try {
-        const rows: Record<string, unknown>[] = await retryOnDeadlock(() => dataSource.transaction(async (tx) => {
-          // An attempt must never outlive its activity timeout while holding a pooled connection.
-          await tx.query(`SET LOCAL lock_timeout = '3s'`);
-          return tx.query(
-            `INSERT INTO appointments (id, clinic_id, location_id, patient_id, practitioner_id, room_id, service_id,
-                                       starts_at, ends_at, mode, status, workflow_id, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             ON CONFLICT (id) DO NOTHING
-             RETURNING *`,
-            [req.appointmentId, req.clinicId, req.locationId, req.patientId, req.practitionerId, req.roomId, req.serviceId,
-              req.startsAt, req.endsAt, req.mode, req.requiresPayment ? 'PENDING_PAYMENT' : 'CONFIRMED',
-              bookingWorkflowId(req.appointmentId), req.actorUserId],
-          );
-        }));
-        if (rows.length) return await changed(appointmentViewFromRow(rows[0]));
+        let resources = { roomId: req.roomId, therapistIds: req.therapistIds ?? [] };
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const rows = await insert(resources.roomId, resources.therapistIds);
+            if (rows.length) return await changed(appointmentViewFromRow(rows[0]));
+            break;
+          } catch (err) {
+            // The practitioner is the request itself; an auto-assigned room or therapist lost to a concurrent booking is chosen again.
+            if (pgCode(err) !== PG.EXCLUSION_VIOLATION || req.resourcesNamed || attempt >= ASSIGN_ATTEMPTS) throw err;
+            const facts = await loadSlotFacts(dataSource, {
+              clinicId: req.clinicId, practitionerId: req.practitionerId, locationId: req.locationId, serviceId: req.serviceId,
+              from: new Date(req.startsAt), to: new Date(req.endsAt),
+            });
+            const decision = decideSlot(facts, { startsAt: new Date(req.startsAt), endsAt: new Date(req.endsAt) });
+            if (!decision.ok) throw refusalFor(decision);
+            resources = decision;
+          }
+        }
         const [existing] = await dataSource.query(`SELECT * FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.appointmentId, req.clinicId]);
         if (!existing) throw refusal('INVALID_REFERENCE', 'Appointment id belongs to another clinic');
         return appointmentViewFromRow(existing);
@@ -142,9 +172,9 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
       // TypeORM answers an UPDATE with [rows, affectedCount].
       const [rows] = await dataSource.query(
         `UPDATE appointments SET status = 'CANCELLED', cancel_reason = $3, version = version + 1, updated_at = now()
-         WHERE id = $1 AND clinic_id = $2 AND status IN ('PENDING_PAYMENT', 'CONFIRMED', 'CHECKED_IN')
+         WHERE id = $1 AND clinic_id = $2 AND status = ANY ($4::text[])
          RETURNING *`,
-        [req.appointmentId, req.clinicId, req.reason],
+        [req.appointmentId, req.clinicId, req.reason, ACTIVE_STATUSES],
       );
       if (!rows.length) throw refusal('NOT_CANCELLABLE', `Appointment is ${current.status}`);
       return changed(appointmentViewFromRow(rows[0]));
@@ -174,29 +204,26 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
       if (selfService) await assertNotice(req.clinicId, [current.starts_at, startsAt]);
       // The visit keeps its length; only the practitioner's schedule at its location decides where it may go.
       const endsAt = startsAt + (new Date(current.ends_at).getTime() - new Date(current.starts_at).getTime());
-      const [facts] = await dataSource.query(
-        `SELECT (SELECT location_ids FROM practitioners WHERE clinic_id = $1 AND id = $2) AS practitioner_locations,
-                (SELECT timezone FROM locations WHERE clinic_id = $1 AND id = $3) AS timezone,
-                (SELECT json_build_object('rules', rules, 'exceptions', exceptions) FROM schedules WHERE clinic_id = $1 AND practitioner_id = $2) AS schedule`,
-        [req.clinicId, practitionerId, current.location_id],
-      );
-      if (!facts.practitioner_locations) throw refusal('INVALID_REFERENCE', 'Unknown practitioner');
-      if (!facts.practitioner_locations.includes(current.location_id)) throw refusal('INVALID_REFERENCE', 'The practitioner does not work at this location');
-      const schedule = {
-        rules: (facts.schedule?.rules ?? []) as WeeklyRule[], exceptions: (facts.schedule?.exceptions ?? []) as ScheduleException[],
-        timezone: facts.timezone as string, locationId: current.location_id as string,
-      };
-      if (!isWithinSchedule(schedule, { startsAt: new Date(startsAt), endsAt: new Date(endsAt) })) {
-        throw refusal('OUTSIDE_SCHEDULE', "The time is outside the practitioner's schedule at this location");
-      }
+      const facts = await loadSlotFacts(dataSource, {
+        clinicId: req.clinicId, practitionerId, locationId: current.location_id, serviceId: current.service_id, roomId: current.room_id,
+        from: new Date(startsAt), to: new Date(endsAt), ignoreAppointmentId: req.appointmentId,
+      });
+      // The room and therapists move along when still free, else others of the same kind are taken; a room the service does not need is kept.
+      const decision = decideSlot(facts, {
+        startsAt: new Date(startsAt), endsAt: new Date(endsAt),
+        roomId: facts.service?.needsRoom ? undefined : current.room_id, prefer: { roomId: current.room_id, therapistIds: current.therapist_ids },
+      });
+      if (!decision.ok) throw refusalFor(decision);
       try {
         const [rows] = await retryOnDeadlock(() => dataSource.transaction(async (tx) => {
           await tx.query(`SET LOCAL lock_timeout = '3s'`);
           return tx.query(
-            `UPDATE appointments SET starts_at = $3, ends_at = $4, practitioner_id = $5, version = version + 1, updated_at = now()
-             WHERE id = $1 AND clinic_id = $2 AND status = ANY ($6::text[])
+            // One statement: the trigger moves every resource row with it, or the exclusion constraint refuses and none moves.
+            `UPDATE appointments SET starts_at = $3, ends_at = $4, practitioner_id = $5, room_id = $6, therapist_ids = $7,
+                                     version = version + 1, updated_at = now()
+             WHERE id = $1 AND clinic_id = $2 AND status = ANY ($8::text[])
              RETURNING *`,
-            [req.appointmentId, req.clinicId, new Date(startsAt), new Date(endsAt), practitionerId, MOVABLE],
+            [req.appointmentId, req.clinicId, new Date(startsAt), new Date(endsAt), practitionerId, decision.roomId, decision.therapistIds, MOVABLE],
           );
         }));
         if (!rows.length) throw refusal('NOT_RESCHEDULABLE', 'The appointment changed meanwhile');

@@ -82,7 +82,7 @@ export function createFollowUpActivities({ dataSource, onAppointmentChanged }: F
       const [existing] = await dataSource.query(`SELECT patient_id, practitioner_id, starts_at FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.newAppointmentId, req.clinicId]);
       if (existing) return { appointmentId: req.newAppointmentId, patientId: existing.patient_id, practitionerId: existing.practitioner_id, startsAt: new Date(existing.starts_at).toISOString() };
       const [visit] = await dataSource.query(
-        `SELECT a.patient_id, a.practitioner_id, a.location_id, a.room_id, s.id AS service_id, s.duration_minutes, s.requires_payment, s.needs_room
+        `SELECT a.patient_id, a.practitioner_id, a.location_id, s.id AS service_id, s.duration_minutes, s.requires_payment
          FROM appointments a
          JOIN LATERAL (
            SELECT * FROM services s WHERE s.clinic_id = a.clinic_id AND (s.kind = 'FOLLOW_UP' OR s.id = a.service_id)
@@ -92,21 +92,20 @@ export function createFollowUpActivities({ dataSource, onAppointmentChanged }: F
         [req.appointmentId, req.clinicId],
       );
       if (!visit) throw ApplicationFailure.create({ type: 'NOT_FOUND', message: 'Appointment not found', nonRetryable: true });
-      const roomId = visit.needs_room ? visit.room_id : null;
       for (let attempt = 1; attempt <= BOOK_ATTEMPTS; attempt++) {
         const slot = await findNearestFreeSlot(dataSource, {
-          clinicId: req.clinicId, practitionerId: visit.practitioner_id, locationId: visit.location_id, roomId,
+          clinicId: req.clinicId, practitionerId: visit.practitioner_id, locationId: visit.location_id, serviceId: visit.service_id,
           durationMinutes: visit.duration_minutes, target: new Date(req.dueAt), notBefore: new Date(Date.now() + 60_000),
         });
         if (!slot) return null;
         try {
           const rows: Record<string, unknown>[] = await dataSource.query(
-            `INSERT INTO appointments (id, clinic_id, location_id, patient_id, practitioner_id, room_id, service_id,
+            `INSERT INTO appointments (id, clinic_id, location_id, patient_id, practitioner_id, room_id, therapist_ids, service_id,
                                        starts_at, ends_at, mode, status, workflow_id, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'IN_PERSON', $10, $11, $12)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'IN_PERSON', $11, $12, $13)
              ON CONFLICT (id) DO NOTHING
              RETURNING *`,
-            [req.newAppointmentId, req.clinicId, visit.location_id, visit.patient_id, visit.practitioner_id, roomId, visit.service_id,
+            [req.newAppointmentId, req.clinicId, visit.location_id, visit.patient_id, visit.practitioner_id, slot.roomId, slot.therapistIds, visit.service_id,
               slot.startsAt, slot.endsAt, visit.requires_payment ? 'PENDING_PAYMENT' : 'CONFIRMED', bookingWorkflowId(req.newAppointmentId), req.actorUserId],
           );
           if (rows.length) await onAppointmentChanged?.(appointmentViewFromRow(rows[0]));

@@ -78,14 +78,14 @@ export function createJourneyActivities({ dataSource }: JourneyActivityDeps) {
      */
     async findSlotNearAppointment(req: SlotRequest): Promise<SlotOffer> {
       const [a] = await dataSource.query(
-        `SELECT a.practitioner_id, a.location_id, a.room_id, a.starts_at, a.ends_at, c.settings
+        `SELECT a.practitioner_id, a.location_id, a.service_id, a.starts_at, a.ends_at, c.settings
          FROM appointments a JOIN clinics c ON c.id = a.clinic_id WHERE a.id = $1 AND a.clinic_id = $2`,
         [req.appointmentId, req.clinicId],
       );
       if (!a) return { slot: null, autoRescheduleOnLeave: false };
       const startsAt = new Date(a.starts_at);
       const slot = await findNearestFreeSlot(dataSource, {
-        clinicId: req.clinicId, practitionerId: a.practitioner_id, locationId: a.location_id, roomId: a.room_id,
+        clinicId: req.clinicId, practitionerId: a.practitioner_id, locationId: a.location_id, serviceId: a.service_id,
         durationMinutes: (new Date(a.ends_at).getTime() - startsAt.getTime()) / 60_000,
         target: startsAt, notBefore: new Date(Date.now() + Math.max(minutesToMs(journeySettings(a.settings).minNoticeMinutes), 60_000)),
         ignoreAppointmentId: req.appointmentId,

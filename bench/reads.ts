@@ -64,8 +64,7 @@ import { ensureBootstrapAdmin } from '../api/bootstrap';
 import { createMetrics, Metrics } from '../api/http/metrics';
 import { page } from '../api/http/pagination';
 import type { ApiDeps } from '../api/http/state';
-import { loadAvailability } from '../shared/availability/load';
-import { availableSlots } from '../shared/availability/slots';
+import { availableSlots, loadSlotFacts, referenceProblem } from '../shared/booking';
 import { Cache, cacheTags, localCacheOptions } from '../shared/cache';
 import { Config, loadConfig } from '../shared/config';
 import { createAppDataSource } from '../shared/db/data-source';
@@ -257,12 +256,12 @@ function rawApp(pool: Pool, clinicId: string): Koa {
     } else if (ctx.path === '/raw/availability') {
       const from = new Date(q.from);
       const to = new Date(q.to);
-      const loaded = await loadAvailability(db, { clinicId, practitionerId: q.practitionerId, serviceId: q.serviceId, locationId: q.locationId, from, to });
-      if (!loaded.ok) { ctx.status = 422; return; }
+      const facts = await loadSlotFacts(db, { clinicId, practitionerId: q.practitionerId, serviceId: q.serviceId, locationId: q.locationId, from, to });
+      if (referenceProblem(facts, {})) { ctx.status = 422; return; }
       ctx.body = {
-        practitionerId: q.practitionerId, serviceId: q.serviceId, locationId: q.locationId, timezone: loaded.timezone, durationMinutes: loaded.durationMinutes,
+        practitionerId: q.practitionerId, serviceId: q.serviceId, locationId: q.locationId, timezone: facts.timezone, durationMinutes: facts.service!.durationMinutes,
         from: from.toISOString(), to: to.toISOString(),
-        items: availableSlots(loaded.facts, from, to).map((s) => ({ startsAt: s.startsAt.toISOString(), endsAt: s.endsAt.toISOString() })),
+        items: availableSlots(facts, from, to).map((s) => ({ startsAt: s.startsAt.toISOString(), endsAt: s.endsAt.toISOString() })),
         nextCursor: null,
       };
     } else {

@@ -1,10 +1,9 @@
 import { Column, Entity, Index, VersionColumn } from 'typeorm';
 import { ClinicScoped } from './base';
 
-export const APPOINTMENT_STATUSES = ['PENDING_PAYMENT', 'CONFIRMED', 'CHECKED_IN', 'COMPLETED', 'CANCELLED', 'NO_SHOW'] as const;
-export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
-/** Statuses that occupy resources; the exclusion constraints apply only to these. */
-export const ACTIVE_STATUSES: readonly AppointmentStatus[] = ['PENDING_PAYMENT', 'CONFIRMED', 'CHECKED_IN'];
+import type { AppointmentStatus } from '../shared/booking/statuses';
+
+export { APPOINTMENT_STATUSES, type AppointmentStatus } from '../shared/booking/statuses';
 export type AppointmentMode = 'IN_PERSON' | 'VIDEO' | 'HOME_VISIT';
 
 @Entity('appointments')
@@ -17,6 +16,7 @@ export class Appointment extends ClinicScoped {
   @Column({ type: 'uuid' }) patientId: string;
   @Column({ type: 'uuid' }) practitionerId: string;
   @Column({ type: 'uuid', nullable: true }) roomId: string | null;
+  @Column({ type: 'uuid', array: true, default: () => "'{}'" }) therapistIds: string[];
   @Column({ type: 'uuid' }) serviceId: string;
   @Column({ type: 'timestamptz' }) startsAt: Date;
   @Column({ type: 'timestamptz' }) endsAt: Date;

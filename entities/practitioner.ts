@@ -8,4 +8,6 @@ export class Practitioner extends ClinicScoped {
   @Column({ type: 'uuid' }) userId: string;
   @Column({ type: 'text', nullable: true }) specialty: string | null;
   @Column({ type: 'uuid', array: true, default: () => "'{}'" }) locationIds: string[];
+  /** May be assigned as a therapist in therapy sessions. */
+  @Column({ type: 'boolean', default: false }) therapist: boolean;
 }

@@ -23,7 +23,15 @@ export interface BookRequest {
   practitionerId: string;
   serviceId: string;
   locationId: string;
+  /** The room the API chose (or the client named); null: the service needs none. */
   roomId: string | null;
+  /** The therapists the API chose (or the client named). Absent in journeys recorded before multi-resource bookings. */
+  therapistIds?: string[];
+  /**
+   * The client named the room and therapists: if one is taken meanwhile the booking fails. Otherwise
+   * the activity may choose others that are free, as the API would have.
+   */
+  resourcesNamed?: boolean;
   startsAt: string;
   endsAt: string;
   mode: 'IN_PERSON' | 'VIDEO' | 'HOME_VISIT';
@@ -72,6 +80,7 @@ export interface AppointmentView {
   patientId: string;
   practitionerId: string;
   roomId: string | null;
+  therapistIds: string[];
   serviceId: string;
   startsAt: string;
   endsAt: string;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { subject } from '@casl/ability';
 import { ServiceError, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
-import { isWithinSchedule } from '../../shared/scheduling';
+import { decideSlot, loadSlotFacts } from '../../shared/booking';
 import type { Actor, AppAbility } from '../../shared/permissions';
 import { appointmentViewFromRow } from '../../activities/appointment-view';
 import { booking } from '../../workflows/booking';
@@ -17,6 +17,7 @@ import { FieldError, problems } from '../http/problem';
 import type { ApiDeps } from '../http/state';
 import { idFromKey } from './idempotency';
 import { dayViewCacheEntry } from './day-view';
+import { slotProblem } from './slot-problem';
 
 export interface BookInput {
   patientId: string;
@@ -25,30 +26,8 @@ export interface BookInput {
   locationId: string;
   startsAt: string;
   roomId?: string;
+  therapistIds?: string[];
   mode: 'IN_PERSON' | 'VIDEO' | 'HOME_VISIT';
-}
-
-/** Everything a booking is checked against, read in one round trip and scoped to the clinic. */
-async function loadBookingFacts(deps: ApiDeps, clinicId: string, b: BookInput) {
-  const [row] = await deps.dataSource.query(
-    `SELECT
-       EXISTS (SELECT 1 FROM patients WHERE clinic_id = $1 AND id = $2) AS patient,
-       (SELECT location_ids FROM practitioners WHERE clinic_id = $1 AND id = $3) AS practitioner_locations,
-       (SELECT json_build_object('durationMinutes', duration_minutes, 'requiresPayment', requires_payment, 'needsRoom', needs_room)
-          FROM services WHERE clinic_id = $1 AND id = $4) AS service,
-       (SELECT timezone FROM locations WHERE clinic_id = $1 AND id = $5) AS location_tz,
-       (SELECT location_id FROM rooms WHERE clinic_id = $1 AND id = $6) AS room_location,
-       (SELECT json_build_object('rules', rules, 'exceptions', exceptions) FROM schedules WHERE clinic_id = $1 AND practitioner_id = $3) AS schedule`,
-    [clinicId, b.patientId, b.practitionerId, b.serviceId, b.locationId, b.roomId ?? null],
-  );
-  return row as {
-    patient: boolean;
-    practitioner_locations: string[] | null;
-    service: { durationMinutes: number; requiresPayment: boolean; needsRoom: boolean } | null;
-    location_tz: string | null;
-    room_location: string | null;
-    schedule: { rules: []; exceptions: [] } | null;
-  };
 }
 
 /** Maps the workflow's typed failures (thrown by the update or by its activity) to HTTP problems. */
@@ -81,31 +60,16 @@ export async function bookAppointment(deps: ApiDeps, actor: Actor, ability: AppA
   if (!ability.can('create', subject('Appointment', { clinicId, patientId: input.patientId, practitionerId: input.practitionerId }))) {
     throw problems.forbidden('You may not book for this patient');
   }
-  const facts = await loadBookingFacts(deps, clinicId, input);
-  const missing: FieldError[] = [
-    ...(facts.patient ? [] : [{ field: 'body.patientId', message: 'unknown patient' }]),
-    ...(facts.practitioner_locations ? [] : [{ field: 'body.practitionerId', message: 'unknown practitioner' }]),
-    ...(facts.service ? [] : [{ field: 'body.serviceId', message: 'unknown service' }]),
-    ...(facts.location_tz ? [] : [{ field: 'body.locationId', message: 'unknown location' }]),
-    ...(input.roomId && !facts.room_location ? [{ field: 'body.roomId', message: 'unknown room' }] : []),
-  ];
-  if (missing.length) throw problems.unprocessable('unknown-reference', 'The booking names resources this clinic does not have', missing);
-  const service = facts.service!;
-  if (!facts.practitioner_locations!.includes(input.locationId)) {
-    throw problems.unprocessable('practitioner-not-at-location', 'The practitioner does not work at this location', [{ field: 'body.locationId', message: 'practitioner not assigned here' }]);
-  }
-  if (input.roomId && facts.room_location !== input.locationId) {
-    throw problems.unprocessable('room-not-at-location', 'The room is at another location', [{ field: 'body.roomId', message: 'room is at another location' }]);
-  }
-  if (service.needsRoom && !input.roomId) throw problems.unprocessable('room-required', 'This service needs a room', [{ field: 'body.roomId', message: 'required for this service' }]);
-
   const startsAt = new Date(input.startsAt);
-  const endsAt = new Date(startsAt.getTime() + service.durationMinutes * 60_000);
   if (startsAt.getTime() <= Date.now()) throw problems.unprocessable('in-the-past', 'startsAt must be in the future', [{ field: 'body.startsAt', message: 'must be in the future' }]);
-  const schedule = { rules: facts.schedule?.rules ?? [], exceptions: facts.schedule?.exceptions ?? [], timezone: facts.location_tz!, locationId: input.locationId };
-  if (!isWithinSchedule(schedule, { startsAt, endsAt })) {
-    throw problems.unprocessable('outside-schedule', "The time is outside the practitioner's schedule at this location", [{ field: 'body.startsAt', message: 'outside working hours' }]);
-  }
+  // The service's length sets the end; the facts cover that one visit.
+  const facts = await loadSlotFacts(deps.dataSource, {
+    clinicId, practitionerId: input.practitionerId, locationId: input.locationId, serviceId: input.serviceId, patientId: input.patientId, roomId: input.roomId, from: startsAt,
+  });
+  const service = facts.service;
+  const endsAt = new Date(startsAt.getTime() + (service?.durationMinutes ?? 0) * 60_000);
+  const decision = decideSlot(facts, { startsAt, endsAt, roomId: input.roomId, therapistIds: input.therapistIds });
+  if (!decision.ok) throw slotProblem(decision, 'body');
 
   const appointmentId = idempotencyKey ? idFromKey(actor.userId, idempotencyKey) : randomUUID();
   const workflowId = bookingWorkflowId(appointmentId);
@@ -127,8 +91,9 @@ export async function bookAppointment(deps: ApiDeps, actor: Actor, ability: AppA
     return await deps.temporal.workflow.executeUpdateWithStart(bookUpdate, {
       args: [{
         actorUserId: actor.userId, patientId: input.patientId, practitionerId: input.practitionerId, serviceId: input.serviceId,
-        locationId: input.locationId, roomId: input.roomId ?? null, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString(),
-        mode: input.mode, requiresPayment: service.requiresPayment,
+        locationId: input.locationId, roomId: decision.roomId, therapistIds: decision.therapistIds,
+        resourcesNamed: input.roomId !== undefined || input.therapistIds !== undefined,
+        startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString(), mode: input.mode, requiresPayment: service!.requiresPayment,
       }],
       startWorkflowOperation: start,
     });

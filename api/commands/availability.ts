@@ -1,8 +1,7 @@
-import { loadAvailability } from '../../shared/availability/load';
-import { availableSlots } from '../../shared/availability/slots';
+import { availableSlots, loadSlotFacts, referenceProblem } from '../../shared/booking';
 import { cacheTags } from '../../shared/cache';
-import { FieldError, problems } from '../http/problem';
 import type { ApiDeps } from '../http/state';
+import { slotProblem } from './slot-problem';
 
 export const AVAILABILITY_MAX_DAYS = 31;
 /** Redis lifetime; changes that publish no invalidation (a new room, a service's duration) show within it. */
@@ -31,18 +30,13 @@ export interface Availability {
 type Computed = Omit<Availability, 'nextCursor'>;
 
 async function compute(deps: ApiDeps, clinicId: string, q: AvailabilityQuery, from: Date, to: Date): Promise<Computed> {
-  const loaded = await loadAvailability(deps.dataSource, { clinicId, practitionerId: q.practitionerId, serviceId: q.serviceId, locationId: q.locationId, from, to });
-  if (!loaded.ok) {
-    if (loaded.unknown.length) {
-      const errors: FieldError[] = loaded.unknown.map((f) => ({ field: `query.${f}`, message: `unknown ${f.replace(/Id$/, '')}` }));
-      throw problems.unprocessable('unknown-reference', 'The query names resources this clinic does not have', errors);
-    }
-    throw problems.unprocessable('practitioner-not-at-location', 'The practitioner does not work at this location', [{ field: 'query.locationId', message: 'practitioner not assigned here' }]);
-  }
-  const slots = availableSlots(loaded.facts, from, to);
+  const facts = await loadSlotFacts(deps.dataSource, { clinicId, practitionerId: q.practitionerId, serviceId: q.serviceId, locationId: q.locationId, from, to });
+  const wrong = referenceProblem(facts, {});
+  if (wrong) throw slotProblem(wrong, 'query');
+  const slots = availableSlots(facts, from, to);
   return {
-    practitionerId: q.practitionerId, serviceId: q.serviceId, locationId: q.locationId, timezone: loaded.timezone,
-    durationMinutes: loaded.durationMinutes, from: from.toISOString(), to: to.toISOString(),
+    practitionerId: q.practitionerId, serviceId: q.serviceId, locationId: q.locationId, timezone: facts.timezone!,
+    durationMinutes: facts.service!.durationMinutes, from: from.toISOString(), to: to.toISOString(),
     items: slots.map((s) => ({ startsAt: s.startsAt.toISOString(), endsAt: s.endsAt.toISOString() })),
   };
 }
@@ -56,7 +50,7 @@ async function compute(deps: ApiDeps, clinicId: string, q: AvailabilityQuery, fr
 export async function getAvailability(deps: ApiDeps, clinicId: string, q: AvailabilityQuery): Promise<Availability> {
   const from = new Date(q.from);
   const to = new Date(q.to);
-  const key = `{${clinicId}}:availability:v1:${q.practitionerId}:${q.serviceId}:${q.locationId}:${from.getTime()}:${to.getTime()}`;
+  const key = `{${clinicId}}:availability:v2:${q.practitionerId}:${q.serviceId}:${q.locationId}:${from.getTime()}:${to.getTime()}`;
   const tags = [cacheTags.practitioner(clinicId, q.practitionerId), cacheTags.locationRooms(clinicId, q.locationId)];
   const result = await deps.cache.getOrLoadTagged('availability', { key, tags, ttlSeconds: TTL_SECONDS }, () => compute(deps, clinicId, q, from, to));
   const now = Date.now();

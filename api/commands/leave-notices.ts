@@ -1,3 +1,4 @@
+import { MOVABLE_STATUSES } from '../../shared/booking';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ScheduleException } from '../../shared/scheduling';
 import { practitionerUnavailableSignal } from '../../workflows/booking-api';
@@ -22,9 +23,9 @@ export async function signalLeaveOverlaps(deps: ApiDeps, clinicId: string, pract
      JOIN unnest($3::timestamptz[], $4::timestamptz[], $5::uuid[]) WITH ORDINALITY AS l(from_at, to_at, location_id, n)
        ON tstzrange(a.starts_at, a.ends_at, '[)') && tstzrange(l.from_at, l.to_at, '[)')
       AND (l.location_id IS NULL OR l.location_id = a.location_id)
-     WHERE a.clinic_id = $1 AND a.practitioner_id = $2 AND a.status IN ('PENDING_PAYMENT', 'CONFIRMED') AND a.ends_at > now()
+     WHERE a.clinic_id = $1 AND (a.practitioner_id = $2 OR $2 = ANY (a.therapist_ids)) AND a.status = ANY ($6::text[]) AND a.ends_at > now()
      ORDER BY a.starts_at`,
-    [clinicId, practitionerId, leaves.map((l) => l.from), leaves.map((l) => l.to), leaves.map((l) => l.locationId ?? null)],
+    [clinicId, practitionerId, leaves.map((l) => l.from), leaves.map((l) => l.to), leaves.map((l) => l.locationId ?? null), MOVABLE_STATUSES],
   );
   let failed = 0;
   const queue = [...affected];

@@ -17,13 +17,13 @@ async function assertLocations(scope: ClinicScope, ids: string[], field: (i: num
   if (errors.length) throw problems.unprocessable('unknown-location', 'Unknown location', errors);
 }
 
-export async function createPractitioner(deps: ApiDeps, clinicId: string, input: { userId: string; specialty?: string; locationIds: string[] }) {
+export async function createPractitioner(deps: ApiDeps, clinicId: string, input: { userId: string; specialty?: string; locationIds: string[]; therapist: boolean }) {
   const scope = new ClinicScope(deps.dataSource, clinicId);
   const [isMember] = await deps.dataSource.query(`SELECT 1 FROM memberships WHERE user_id = $1 AND clinic_id = $2 LIMIT 1`, [input.userId, clinicId]);
   if (!isMember) throw problems.unprocessable('not-a-member', 'The user is not a member of this clinic', [{ field: 'body.userId', message: 'not a member of this clinic' }]);
   await assertLocations(scope, input.locationIds, (i) => `body.locationIds.${i}`);
   try {
-    return await scope.insert(Practitioner, { userId: input.userId, specialty: input.specialty ?? null, locationIds: [...new Set(input.locationIds)] });
+    return await scope.insert(Practitioner, { userId: input.userId, specialty: input.specialty ?? null, locationIds: [...new Set(input.locationIds)], therapist: input.therapist });
   } catch (err) {
     if (pgCode(err) === PG.UNIQUE_VIOLATION) throw problems.conflict('already-practitioner', 'This user is already a practitioner in this clinic');
     throw err;
@@ -32,7 +32,7 @@ export async function createPractitioner(deps: ApiDeps, clinicId: string, input:
 
 export async function listPractitioners(deps: ApiDeps, clinicId: string, locationId?: string) {
   return deps.dataSource.query(
-    `SELECT p.id, p.clinic_id AS "clinicId", p.user_id AS "userId", u.name, p.specialty, p.location_ids AS "locationIds"
+    `SELECT p.id, p.clinic_id AS "clinicId", p.user_id AS "userId", u.name, p.specialty, p.location_ids AS "locationIds", p.therapist
      FROM practitioners p JOIN users u ON u.id = p.user_id
      WHERE p.clinic_id = $1 AND ($2::uuid IS NULL OR $2::uuid = ANY (p.location_ids))
      ORDER BY u.name LIMIT 100`, [clinicId, locationId ?? null]);

@@ -34,7 +34,7 @@ export const problems = {
   forbidden: (detail = 'You are not allowed to do this') => new Problem(403, 'forbidden', 'Forbidden', detail),
   notFound: (what = 'Resource') => new Problem(404, 'not-found', 'Not found', `${what} not found`),
   conflict: (code: string, detail: string) => new Problem(409, code, 'Conflict', detail),
-  slotTaken: () => new Problem(409, 'slot-taken', 'Slot taken', 'The requested time overlaps another appointment for the same practitioner or room'),
+  slotTaken: (detail = 'The requested time overlaps another appointment of the practitioner, the room or a therapist') => new Problem(409, 'slot-taken', 'Slot taken', detail),
   unprocessable: (code: string, detail: string, errors?: FieldError[]) => new Problem(422, code, 'Unprocessable request', detail, errors),
   payloadTooLarge: () => new Problem(413, 'payload-too-large', 'Payload too large'),
   unavailable: (detail: string) => new Problem(503, 'service-unavailable', 'Service unavailable', detail, undefined, { 'Retry-After': '5' }),

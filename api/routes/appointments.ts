@@ -10,6 +10,7 @@ import { isoInstant, listOf } from './schemas';
 
 const appointmentSchema = z.object({
   id: z.uuid(), clinicId: z.uuid(), locationId: z.uuid(), patientId: z.uuid(), practitionerId: z.uuid(), roomId: z.uuid().nullable(),
+  therapistIds: z.array(z.uuid()),
   serviceId: z.uuid(), startsAt: z.string(), endsAt: z.string(), mode: z.string(), status: z.enum(APPOINTMENT_STATUSES),
   seriesId: z.uuid().nullable(), workflowId: z.string(), version: z.number(), createdAt: z.string(), updatedAt: z.string(),
 });
@@ -21,11 +22,11 @@ export const appointmentRoutes = [
     access: 'clinic', permission: ['create', 'Appointment'], idempotent: true,
     body: z.object({
       patientId: z.uuid(), practitionerId: z.uuid(), serviceId: z.uuid(), locationId: z.uuid(),
-      startsAt: isoInstant, roomId: z.uuid().optional(), mode: z.enum(['IN_PERSON', 'VIDEO', 'HOME_VISIT']).default('IN_PERSON'),
+      startsAt: isoInstant, roomId: z.uuid().optional(), therapistIds: z.array(z.uuid()).max(4).optional(), mode: z.enum(['IN_PERSON', 'VIDEO', 'HOME_VISIT']).default('IN_PERSON'),
     }).strict(),
     responses: {
       201: { description: 'Booked', schema: appointmentSchema },
-      409: { description: 'Slot taken (type …/slot-taken), or the same Idempotency-Key is still running' },
+      409: { description: 'Slot taken (type …/slot-taken): the practitioner, or no free room of the service\'s kind or not enough free therapists; or the same Idempotency-Key is still running' },
       422: { description: 'Outside the schedule, unknown resources, in the past, or an Idempotency-Key reused with another body' },
     },
     handler: async ({ body, deps, ctx, actor, ability }) => {

@@ -3,7 +3,7 @@ import { route, uuidParam } from '../http/route';
 import { hhmm, isoInstant, listOf } from './schemas';
 import { createPractitioner, listPractitioners, replaceSchedule } from '../commands/practitioners';
 
-const practitionerSchema = z.object({ id: z.uuid(), clinicId: z.uuid(), userId: z.uuid(), name: z.string().optional(), specialty: z.string().nullable(), locationIds: z.array(z.uuid()) });
+const practitionerSchema = z.object({ id: z.uuid(), clinicId: z.uuid(), userId: z.uuid(), name: z.string().optional(), specialty: z.string().nullable(), locationIds: z.array(z.uuid()), therapist: z.boolean() });
 const ruleSchema = z.object({ weekday: z.number().int().min(1).max(7), start: hhmm, end: hhmm, locationId: z.uuid() }).strict();
 const exceptionSchema = z.object({ from: isoInstant, to: isoInstant, kind: z.enum(['LEAVE', 'EXTRA']), locationId: z.uuid().nullable().optional() }).strict();
 const scheduleSchema = z.object({ practitionerId: z.uuid(), rules: z.array(ruleSchema), exceptions: z.array(exceptionSchema) });
@@ -12,7 +12,11 @@ export const practitionerRoutes = [
   route({
     method: 'post', path: '/api/v1/practitioners', summary: 'Make a clinic member a practitioner at some locations', tags: ['setup'],
     access: 'clinic', permission: ['create', 'Practitioner'],
-    body: z.object({ userId: z.uuid(), specialty: z.string().trim().min(1).max(100).optional(), locationIds: z.array(z.uuid()).min(1).max(50) }).strict(),
+    body: z.object({
+      userId: z.uuid(), specialty: z.string().trim().min(1).max(100).optional(), locationIds: z.array(z.uuid()).min(1).max(50),
+      /** May be assigned as a therapist in therapy sessions (any staff role may be one). */
+      therapist: z.boolean().default(false),
+    }).strict(),
     responses: { 201: { description: 'The practitioner', schema: practitionerSchema }, 409: { description: 'Already a practitioner here' } },
     handler: async ({ body, deps, actor }) => ({ status: 201, body: await createPractitioner(deps, actor.clinicId!, body) }),
   }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Service, SERVICE_KINDS } from '../../entities';
+import { Service } from '../../entities';
+import { isServiceKind, resourcesForNewService, serviceKindNames } from '../../shared/service-kinds';
 import { cacheKeys } from '../../shared/cache';
 import { ClinicScope } from '../../shared/db/clinic-scope';
 import { PG, pgCode } from '../../shared/db/pg-errors';
@@ -8,8 +9,9 @@ import { route } from '../http/route';
 import { listOf, name } from './schemas';
 
 const serviceSchema = z.object({
-  id: z.uuid(), clinicId: z.uuid(), code: z.string(), name: z.string(), kind: z.enum(SERVICE_KINDS), durationMinutes: z.number(),
-  priceMinor: z.number(), currency: z.string(), requiresPayment: z.boolean(), needsRoom: z.boolean(), therapistsRequired: z.number(),
+  id: z.uuid(), clinicId: z.uuid(), code: z.string(), name: z.string(), kind: z.string(), durationMinutes: z.number(),
+  priceMinor: z.number(), currency: z.string(), requiresPayment: z.boolean(), needsRoom: z.boolean(), roomKind: z.string().nullable(),
+  therapistsRequired: z.number(),
 });
 
 export const serviceRoutes = [
@@ -19,19 +21,24 @@ export const serviceRoutes = [
     body: z.object({
       code: z.string().trim().min(1).max(40).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _'),
       name,
-      kind: z.enum(SERVICE_KINDS),
+      // Kinds are plugins (shared/service-kinds): whatever is registered in this build.
+      kind: z.string().refine(isServiceKind, { message: `one of the registered service kinds (${serviceKindNames().join(', ')}, …)` }),
       durationMinutes: z.number().int().min(5).max(1440),
       priceMinor: z.number().int().min(0).max(100_000_000).default(0),
       currency: z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 code such as INR').default('INR'),
       requiresPayment: z.boolean().default(false),
       needsRoom: z.boolean().default(false),
-      therapistsRequired: z.number().int().min(0).max(4).default(0),
+      /** A room of this kind at the location is taken for each visit; default: the service kind's. */
+      roomKind: z.string().trim().min(1).max(40).nullable().optional(),
+      /** Free therapists taken for each visit besides the practitioner; default: the service kind's. */
+      therapistsRequired: z.number().int().min(0).max(4).optional(),
     }).strict(),
     responses: { 201: { description: 'The service', schema: serviceSchema }, 409: { description: 'Code taken' } },
     async handler({ body, deps, actor }) {
       const scope = new ClinicScope(deps.dataSource, actor.clinicId!);
       try {
-        const service = await scope.insert(Service, body);
+        const { roomKind, therapists } = resourcesForNewService(body.kind, body);
+        const service = await scope.insert(Service, { ...body, roomKind, needsRoom: body.needsRoom || roomKind !== null, therapistsRequired: therapists });
         await deps.cache.invalidate(cacheKeys.services(scope.clinicId));
         return { status: 201, body: service };
       } catch (err) {

@@ -12,7 +12,7 @@ export const cacheTags = {
   practitioner: (clinicId: string, practitionerId: string) => `{${clinicId}}:p:${practitionerId}`,
   /** Anything about the clinic's appointments as a whole (dashboard). */
   clinic: (clinicId: string) => `{${clinicId}}:clinic`,
-  /** Room occupancy at one location (availability of services that need a room). */
+  /** Room and therapist occupancy at one location (availability of services that need them). */
   locationRooms: (clinicId: string, locationId: string) => `{${clinicId}}:rooms:${locationId}`,
 };
 
@@ -21,6 +21,7 @@ export interface AppointmentRef {
   practitionerId: string;
   locationId: string;
   roomId: string | null;
+  therapistIds?: readonly string[];
 }
 
 /** Every tag an appointment change makes stale. */
@@ -28,7 +29,8 @@ export function appointmentTags(a: AppointmentRef): string[] {
   return [
     cacheTags.practitioner(a.clinicId, a.practitionerId),
     cacheTags.clinic(a.clinicId),
-    ...(a.roomId ? [cacheTags.locationRooms(a.clinicId, a.locationId)] : []),
+    ...(a.therapistIds ?? []).map((id) => cacheTags.practitioner(a.clinicId, id)),
+    ...(a.roomId || a.therapistIds?.length ? [cacheTags.locationRooms(a.clinicId, a.locationId)] : []),
   ];
 }
 

@@ -29,7 +29,7 @@ beforeAll(async () => {
   const post = async (path: string, body: unknown) => ok(await api.post(path, body, su, c.h), 201, path).body;
   london = (await post('/api/v1/locations', { name: 'London', timezone: 'Europe/London' })).id;
   hour = (await post('/api/v1/services', { code: 'HOUR', name: 'Long consultation', kind: 'CONSULTATION', durationMinutes: 60 })).id;
-  therapy = (await post('/api/v1/services', { code: 'ABHY', name: 'Abhyanga', kind: 'AYURVEDA_THERAPY', durationMinutes: 60, needsRoom: true })).id;
+  therapy = (await post('/api/v1/services', { code: 'ABHY', name: 'Abhyanga', kind: 'AYURVEDA_THERAPY', durationMinutes: 60, needsRoom: true, therapistsRequired: 0 })).id;
   const doctor = await post('/api/v1/users', { email: `p2-${c.slug}@test.local`, name: 'Second doctor', role: 'DOCTOR', password: `pw-${c.slug}-p2-long` });
   p2 = (await post('/api/v1/practitioners', { userId: doctor.id, locationIds: [london, c.locationId] })).id;
   const rules = [
