@@ -84,7 +84,7 @@ describe('cached reads in one process', () => {
 
     const genKey = `cache:gen:${cacheTags.practitioner(c.clinicId, c.practitionerId)}`;
     const gen = Number((await stack.deps.redis.get(genKey)) ?? 0);
-    const stored = await stack.deps.redis.keys(`{${c.clinicId}}:availability:v1:${c.practitionerId}:*`);
+    const stored = await stack.deps.redis.keys(`{${c.clinicId}}:availability:v2:${c.practitionerId}:*`);
     expect(stored.some((k) => k.endsWith(`|g${gen}.0`))).toBe(true);
 
     const booked = ok(await book(first.body.items[0].startsAt), 201, 'book');
