@@ -1,10 +1,12 @@
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { subject } from '@casl/ability';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { loadAbility } from '../shared/actor';
 import { PG, pgCode } from '../shared/db/pg-errors';
 import { insideMinimumNotice, isPatientSelfService, journeySettings } from '../shared/journey';
-import { ACTIVE_STATUSES, decideSlot, loadSlotFacts, MOVABLE_STATUSES, type SlotDecision } from '../shared/booking';
+import {
+  ACTIVE_STATUSES, AppointmentStore, decideSlot, isMovable, loadSlotFacts, MOVABLE_STATUSES, type AppointmentRow, type AppointmentStatus, type SlotDecision,
+} from '../shared/booking';
 import { parseInstant } from '../shared/scheduling/time';
 import type { ActorRequest, AppointmentView, BookRequest, CancelRequest, CompleteRequest, RescheduleRequest } from '../workflows/booking-api';
 import { BookingFailure, bookingWorkflowId } from '../workflows/booking-api';
@@ -21,7 +23,6 @@ type Scoped<T> = T & { appointmentId: string; clinicId: string };
 /** A change the journey makes by itself (auto-reschedule on leave, no-show after the grace period): no user to check. */
 type BySystem<T extends { actorUserId: string }> = Omit<T, 'actorUserId'> & { actorUserId: string | null };
 
-const MOVABLE = [...MOVABLE_STATUSES];
 /** A lost race for an auto-assigned room or therapist is decided again this many times before SLOT_TAKEN. */
 const ASSIGN_ATTEMPTS = 3;
 
@@ -64,9 +65,9 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
     return a;
   };
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw pg row
-  const loadRow = async (req: { appointmentId: string; clinicId: string }): Promise<Record<string, any>> => {
-    const [row] = await dataSource.query(`SELECT * FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.appointmentId, req.clinicId]);
+  const store = (clinicId: string, db: DataSource | EntityManager = dataSource) => new AppointmentStore(db, clinicId);
+  const loadRow = async (req: { appointmentId: string; clinicId: string }): Promise<AppointmentRow> => {
+    const row = await store(req.clinicId).get(req.appointmentId);
     if (!row) throw refusal('NOT_FOUND', 'Appointment not found');
     return row;
   };
@@ -85,7 +86,7 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
    * itself). Repeating a transition that already happened returns the row as it is.
    */
   const transition = async (
-    req: Scoped<{ actorUserId: string | null }>, action: 'checkIn' | 'complete' | 'noShow', from: string[], to: string,
+    req: Scoped<{ actorUserId: string | null }>, action: 'checkIn' | 'complete' | 'noShow', from: readonly AppointmentStatus[], to: AppointmentStatus,
     check?: (row: Record<string, unknown>) => void,
   ): Promise<AppointmentView> => {
     const current = await loadRow(req);
@@ -96,14 +97,9 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
     if (current.status === to) return appointmentViewFromRow(current);
     if (!from.includes(current.status)) throw refusal('INVALID_TRANSITION', `Appointment is ${current.status}`);
     check?.(current);
-    const [rows] = await dataSource.query(
-      `UPDATE appointments SET status = $3, version = version + 1, updated_at = now()
-       WHERE id = $1 AND clinic_id = $2 AND status = ANY ($4::text[])
-       RETURNING *`,
-      [req.appointmentId, req.clinicId, to, from],
-    );
-    if (!rows.length) throw refusal('INVALID_TRANSITION', 'The appointment changed meanwhile');
-    return changed(appointmentViewFromRow(rows[0]));
+    const row = await store(req.clinicId).update(req.appointmentId, from, { status: to });
+    if (!row) throw refusal('INVALID_TRANSITION', 'The appointment changed meanwhile');
+    return changed(appointmentViewFromRow(row));
   };
 
   return {
@@ -119,23 +115,18 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
         // An attempt must never outlive its activity timeout while holding a pooled connection.
         await tx.query(`SET LOCAL lock_timeout = '3s'`);
         // The trigger on appointments writes one appointment_resources row per resource; its exclusion constraint decides.
-        return tx.query(
-          `INSERT INTO appointments (id, clinic_id, location_id, patient_id, practitioner_id, room_id, therapist_ids, service_id,
-                                     starts_at, ends_at, mode, status, workflow_id, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-           ON CONFLICT (id) DO NOTHING
-           RETURNING *`,
-          [req.appointmentId, req.clinicId, req.locationId, req.patientId, req.practitionerId, roomId, therapistIds, req.serviceId,
-            req.startsAt, req.endsAt, req.mode, req.requiresPayment ? 'PENDING_PAYMENT' : 'CONFIRMED',
-            bookingWorkflowId(req.appointmentId), req.actorUserId],
-        ) as Promise<Record<string, unknown>[]>;
+        return store(req.clinicId, tx).insert({
+          id: req.appointmentId, locationId: req.locationId, patientId: req.patientId, practitionerId: req.practitionerId, roomId, therapistIds,
+          serviceId: req.serviceId, startsAt: req.startsAt, endsAt: req.endsAt, mode: req.mode, status: req.requiresPayment ? 'PENDING_PAYMENT' : 'CONFIRMED',
+          workflowId: bookingWorkflowId(req.appointmentId), createdBy: req.actorUserId,
+        });
       }));
       try {
         let resources = { roomId: req.roomId, therapistIds: req.therapistIds ?? [] };
         for (let attempt = 1; ; attempt++) {
           try {
-            const rows = await insert(resources.roomId, resources.therapistIds);
-            if (rows.length) return await changed(appointmentViewFromRow(rows[0]));
+            const row = await insert(resources.roomId, resources.therapistIds);
+            if (row) return await changed(appointmentViewFromRow(row));
             break;
           } catch (err) {
             // The practitioner is the request itself; an auto-assigned room or therapist lost to a concurrent booking is chosen again.
@@ -149,7 +140,7 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
             resources = decision;
           }
         }
-        const [existing] = await dataSource.query(`SELECT * FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.appointmentId, req.clinicId]);
+        const existing = await store(req.clinicId).get(req.appointmentId);
         if (!existing) throw refusal('INVALID_REFERENCE', 'Appointment id belongs to another clinic');
         return appointmentViewFromRow(existing);
       } catch (err) {
@@ -162,22 +153,15 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
 
     /** Frees the slot: the exclusion constraints only cover active statuses. Idempotent. */
     async cancelAppointment(req: Scoped<CancelRequest>): Promise<AppointmentView> {
-      const [current] = await dataSource.query(`SELECT * FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.appointmentId, req.clinicId]);
-      if (!current) throw refusal('NOT_FOUND', 'Appointment not found');
+      const current = await loadRow(req);
       const { actor, ability } = await loadAbility(dataSource, req.actorUserId, req.clinicId);
       const target = { clinicId: current.clinic_id, patientId: current.patient_id, practitionerId: current.practitioner_id };
       if (!ability.can('cancel', subject('Appointment', target))) throw forbidden();
       if (current.status === 'CANCELLED') return appointmentViewFromRow(current);
       if (isPatientSelfService(actor, current.patient_id)) await assertNotice(req.clinicId, [current.starts_at]);
-      // TypeORM answers an UPDATE with [rows, affectedCount].
-      const [rows] = await dataSource.query(
-        `UPDATE appointments SET status = 'CANCELLED', cancel_reason = $3, version = version + 1, updated_at = now()
-         WHERE id = $1 AND clinic_id = $2 AND status = ANY ($4::text[])
-         RETURNING *`,
-        [req.appointmentId, req.clinicId, req.reason, ACTIVE_STATUSES],
-      );
-      if (!rows.length) throw refusal('NOT_CANCELLABLE', `Appointment is ${current.status}`);
-      return changed(appointmentViewFromRow(rows[0]));
+      const row = await store(req.clinicId).update(req.appointmentId, ACTIVE_STATUSES, { status: 'CANCELLED', cancelReason: req.reason });
+      if (!row) throw refusal('NOT_CANCELLABLE', `Appointment is ${current.status}`);
+      return changed(appointmentViewFromRow(row));
     },
 
     /**
@@ -197,7 +181,7 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
         if (!ability.can('reschedule', subject('Appointment', { ...target, practitionerId }))) throw forbidden();
         selfService = isPatientSelfService(actor, current.patient_id);
       }
-      if (!MOVABLE.includes(current.status)) throw refusal('NOT_RESCHEDULABLE', `Appointment is ${current.status}`);
+      if (!isMovable(current.status)) throw refusal('NOT_RESCHEDULABLE', `Appointment is ${current.status}`);
       const startsAt = parseInstant(req.startsAt);
       if (startsAt === null) throw refusal('INVALID_REFERENCE', 'startsAt must be an ISO 8601 instant with offset');
       if (startsAt <= Date.now()) throw refusal('IN_THE_PAST', 'startsAt must be in the future');
@@ -215,21 +199,17 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
       });
       if (!decision.ok) throw refusalFor(decision);
       try {
-        const [rows] = await retryOnDeadlock(() => dataSource.transaction(async (tx) => {
+        const row = await retryOnDeadlock(() => dataSource.transaction(async (tx) => {
           await tx.query(`SET LOCAL lock_timeout = '3s'`);
-          return tx.query(
-            // One statement: the trigger moves every resource row with it, or the exclusion constraint refuses and none moves.
-            `UPDATE appointments SET starts_at = $3, ends_at = $4, practitioner_id = $5, room_id = $6, therapist_ids = $7,
-                                     version = version + 1, updated_at = now()
-             WHERE id = $1 AND clinic_id = $2 AND status = ANY ($8::text[])
-             RETURNING *`,
-            [req.appointmentId, req.clinicId, new Date(startsAt), new Date(endsAt), practitionerId, decision.roomId, decision.therapistIds, MOVABLE],
-          );
+          // One statement: the trigger moves every resource row with it, or the exclusion constraint refuses and none moves.
+          return store(req.clinicId, tx).update(req.appointmentId, MOVABLE_STATUSES, {
+            startsAt: new Date(startsAt), endsAt: new Date(endsAt), practitionerId, roomId: decision.roomId, therapistIds: decision.therapistIds,
+          });
         }));
-        if (!rows.length) throw refusal('NOT_RESCHEDULABLE', 'The appointment changed meanwhile');
+        if (!row) throw refusal('NOT_RESCHEDULABLE', 'The appointment changed meanwhile');
         // A move to another practitioner frees the old one's time too: their caches must hear of it.
         if (current.practitioner_id !== practitionerId) await onAppointmentChanged?.(appointmentViewFromRow(current));
-        return await changed(appointmentViewFromRow(rows[0]));
+        return await changed(appointmentViewFromRow(row));
       } catch (err) {
         if (pgCode(err) === PG.EXCLUSION_VIOLATION) throw refusal('SLOT_TAKEN', 'The slot is already taken');
         throw err;
@@ -251,7 +231,7 @@ export function createBookingActivities({ dataSource, onAppointmentChanged }: Bo
 
     /** Staff mark it, or the journey itself (actorUserId null) once the grace period has passed. */
     async markNoShow(req: Scoped<BySystem<ActorRequest>>): Promise<AppointmentView> {
-      return transition(req, 'noShow', MOVABLE, 'NO_SHOW', (row) => {
+      return transition(req, 'noShow', MOVABLE_STATUSES, 'NO_SHOW', (row) => {
         if (new Date(row.starts_at as string).getTime() > Date.now()) throw refusal('NOT_STARTED', 'The appointment has not started yet');
       });
     },

@@ -7,6 +7,7 @@ import { bookingWorkflowId } from '../workflows/booking-api';
 import type { FollowUpInput, FollowUpPhase } from '../workflows/follow-up-api';
 import { followUpWorkflowId } from '../workflows/follow-up-api';
 import { appointmentViewFromRow } from './appointment-view';
+import { AppointmentStore } from '../shared/booking';
 import { findNearestFreeSlot } from './slot-search';
 
 export interface FollowUpActivityDeps {
@@ -79,7 +80,7 @@ export function createFollowUpActivities({ dataSource, onAppointmentChanged }: F
      * autoBookFollowUp), created by whoever completed the visit.
      */
     async bookFollowUpAppointment(req: FollowUpInput & { newAppointmentId: string }): Promise<FollowUpBooking | null> {
-      const [existing] = await dataSource.query(`SELECT patient_id, practitioner_id, starts_at FROM appointments WHERE id = $1 AND clinic_id = $2`, [req.newAppointmentId, req.clinicId]);
+      const existing = await new AppointmentStore(dataSource, req.clinicId).get(req.newAppointmentId);
       if (existing) return { appointmentId: req.newAppointmentId, patientId: existing.patient_id, practitionerId: existing.practitioner_id, startsAt: new Date(existing.starts_at).toISOString() };
       const [visit] = await dataSource.query(
         `SELECT a.patient_id, a.practitioner_id, a.location_id, s.id AS service_id, s.duration_minutes, s.requires_payment
@@ -99,16 +100,12 @@ export function createFollowUpActivities({ dataSource, onAppointmentChanged }: F
         });
         if (!slot) return null;
         try {
-          const rows: Record<string, unknown>[] = await dataSource.query(
-            `INSERT INTO appointments (id, clinic_id, location_id, patient_id, practitioner_id, room_id, therapist_ids, service_id,
-                                       starts_at, ends_at, mode, status, workflow_id, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'IN_PERSON', $11, $12, $13)
-             ON CONFLICT (id) DO NOTHING
-             RETURNING *`,
-            [req.newAppointmentId, req.clinicId, visit.location_id, visit.patient_id, visit.practitioner_id, slot.roomId, slot.therapistIds, visit.service_id,
-              slot.startsAt, slot.endsAt, visit.requires_payment ? 'PENDING_PAYMENT' : 'CONFIRMED', bookingWorkflowId(req.newAppointmentId), req.actorUserId],
-          );
-          if (rows.length) await onAppointmentChanged?.(appointmentViewFromRow(rows[0]));
+          const row = await new AppointmentStore(dataSource, req.clinicId).insert({
+            id: req.newAppointmentId, locationId: visit.location_id, patientId: visit.patient_id, practitionerId: visit.practitioner_id,
+            roomId: slot.roomId, therapistIds: slot.therapistIds, serviceId: visit.service_id, startsAt: slot.startsAt, endsAt: slot.endsAt,
+            mode: 'IN_PERSON', status: visit.requires_payment ? 'PENDING_PAYMENT' : 'CONFIRMED', workflowId: bookingWorkflowId(req.newAppointmentId), createdBy: req.actorUserId,
+          });
+          if (row) await onAppointmentChanged?.(appointmentViewFromRow(row));
           return { appointmentId: req.newAppointmentId, patientId: visit.patient_id, practitionerId: visit.practitioner_id, startsAt: slot.startsAt.toISOString() };
         } catch (err) {
           if (pgCode(err) !== PG.EXCLUSION_VIOLATION && pgCode(err) !== PG.DEADLOCK) throw err;

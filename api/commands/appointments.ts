@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { subject } from '@casl/ability';
 import { ServiceError, WithStartWorkflowOperation, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
-import { decideSlot, loadSlotFacts } from '../../shared/booking';
+import { AppointmentStore, decideSlot, loadSlotFacts } from '../../shared/booking';
 import type { Actor, AppAbility } from '../../shared/permissions';
 import { appointmentViewFromRow } from '../../activities/appointment-view';
 import { booking } from '../../workflows/booking';
@@ -107,7 +107,7 @@ const readsAllAppointments = (ability: AppAbility, clinicId: string) =>
   ability.can('read', subject('Appointment', { clinicId, patientId: '', practitionerId: '' }));
 
 async function loadReadable(deps: ApiDeps, actor: Actor, ability: AppAbility, id: string) {
-  const [row] = await deps.dataSource.query(`SELECT * FROM appointments WHERE clinic_id = $1 AND id = $2`, [actor.clinicId, id]);
+  const row = await new AppointmentStore(deps.dataSource, actor.clinicId!).get(id);
   const view = row ? appointmentViewFromRow(row) : null;
   if (!view || !ability.can('read', subject('Appointment', view))) throw problems.notFound('Appointment');
   return view;

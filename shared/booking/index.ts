@@ -2,3 +2,4 @@
 export * from './statuses';
 export * from './decide';
 export { loadSlotFacts, type FactsQuery, type Queryable } from './facts';
+export { AppointmentStore, type AppointmentChange, type AppointmentRow, type NewAppointment } from './appointments';

@@ -132,7 +132,8 @@ describe('a therapy takes a room of its kind and its therapists', () => {
     const moved = ok(await book(doctors[0], from), 201, 'to move');
     const to = nextHour();
     const res = ok(await api.post(`/api/v1/appointments/${moved.body.id}/reschedule`, { startsAt: to }, c.tokens.RECEPTIONIST, c.h), 200, 'reschedule');
-    expect(res.body).toMatchObject({ roomId: moved.body.roomId, therapistIds: moved.body.therapistIds });
+    expect(res.body).toMatchObject({ roomId: moved.body.roomId, therapistIds: moved.body.therapistIds, version: moved.body.version + 1 });
+    expect(Date.parse(res.body.updatedAt)).toBeGreaterThan(Date.parse(moved.body.updatedAt));
     const rows = await resourcesOf(moved.body.id);
     expect(rows).toHaveLength(4);
     for (const r of rows) expect(new Date(r.lower).toISOString()).toBe(new Date(to).toISOString());
