@@ -6,6 +6,17 @@ import { AuditChainAppRoleRls1764230000000 } from './1764230000000-audit-chain-a
 import { FollowUps1764240000000 } from './1764240000000-follow-ups';
 import { BreakGlassGrants1764250000000 } from './1764250000000-break-glass-grants';
 import { AppointmentResources1764260000000 } from './1764260000000-appointment-resources';
+import { IdempotencyClaimHolder1764265000000 } from './1764265000000-idempotency-claim-holder';
 
-/** In order; the migration runner applies those not yet in schema_migrations. */
-export const MIGRATIONS = [InitialSchema1764144000000, NotificationsOutbox1764200000000, SessionsAndMfa1764210000000, EncryptPatientPhi1764220000000, AuditChainAppRoleRls1764230000000, FollowUps1764240000000, BreakGlassGrants1764250000000, AppointmentResources1764260000000];
+/** In order, one a line; the migration runner applies those not yet in schema_migrations. */
+export const MIGRATIONS = [
+  InitialSchema1764144000000,
+  NotificationsOutbox1764200000000,
+  SessionsAndMfa1764210000000,
+  EncryptPatientPhi1764220000000,
+  AuditChainAppRoleRls1764230000000,
+  FollowUps1764240000000,
+  BreakGlassGrants1764250000000,
+  AppointmentResources1764260000000,
+  IdempotencyClaimHolder1764265000000,
+];

@@ -8,6 +8,7 @@ import { PLATFORM_NO_CLINIC } from './no-clinic';
 import type { Actor } from '../../shared/permissions';
 import { runInClinic } from '../../shared/db/tenant-context';
 import { recordClinicDenial, recordDenial } from '../commands/audit';
+import { withIdempotency } from '../commands/idempotency';
 import type { RateLimiter } from './rate-limit';
 
 /**
@@ -59,7 +60,11 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
           });
           throw problems.forbidden();
         }
-        const result = await def.handler({ params, query, body, deps, ctx, auth: auth!, actor, ability });
+        const input = { params, query, body, deps, ctx, auth: auth!, actor, ability };
+        const result = def.idempotent
+          ? await withIdempotency(deps, actor, ctx.get('idempotency-key') || undefined, { clinicId: actor.clinicId, body }, def.idempotent,
+            (idempotencyKey) => def.handler({ ...input, idempotencyKey }))
+          : await def.handler(input);
         ctx.status = result.status ?? (result.body === undefined ? 204 : 200);
         if (result.body !== undefined) ctx.body = result.body;
         for (const [k, v] of Object.entries(result.headers ?? {})) ctx.set(k, v);

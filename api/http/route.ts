@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { z, ZodType } from 'zod';
 import type { Action, Actor, AppAbility, SubjectName } from '../../shared/permissions';
 import type { ApiDeps, ApiState, AuthState } from './state';
+import type { IdempotentJourney } from '../commands/idempotency';
 
 /**
  * Who may call a route:
@@ -26,6 +27,8 @@ export interface HandlerInput<P, Q, B> {
   auth: AuthState;
   actor: Actor;
   ability: AppAbility;
+  /** The request's Idempotency-Key, on routes that declare `idempotent`. */
+  idempotencyKey?: string;
 }
 
 export interface HandlerResult {
@@ -50,8 +53,11 @@ export interface RouteDef<P = any, Q = any, B = any> {
   params?: ZodType<P>;
   query?: ZodType<Q>;
   body?: ZodType<B>;
-  /** Accepts an Idempotency-Key header (journey-creating POSTs). */
-  idempotent?: boolean;
+  /**
+   * Accepts an Idempotency-Key header (journey-creating POSTs): the runner replays, refuses or
+   * settles retries (api/commands/idempotency.ts), asking the journey what it already created.
+   */
+  idempotent?: IdempotentJourney;
   /** Reachable with an enrolment-only token (MFA_REQUIRED_ROLES without TOTP): MFA enrolment and /auth/me. */
   allowDuringMfaEnrollment?: boolean;
   responses: Record<number, ResponseSpec>;

@@ -5,7 +5,7 @@ import { route, uuidParam } from '../http/route';
 import {
   bookAppointment, cancelAppointment, checkInAppointment, completeAppointment, getAppointment, listAppointments, markNoShow, rescheduleAppointment,
 } from '../commands/appointments';
-import { withIdempotency } from '../commands/idempotency';
+import { bookingJourney } from '../commands/booking-outcome';
 import { isoInstant, listOf } from './schemas';
 
 const appointmentSchema = z.object({
@@ -19,21 +19,17 @@ const withWorkflow = appointmentSchema.extend({ workflow: z.object({ id: z.strin
 export const appointmentRoutes = [
   route({
     method: 'post', path: '/api/v1/appointments', summary: 'Book an appointment (starts the booking journey)', tags: ['appointments'],
-    access: 'clinic', permission: ['create', 'Appointment'], idempotent: true,
+    access: 'clinic', permission: ['create', 'Appointment'], idempotent: bookingJourney,
     body: z.object({
       patientId: z.uuid(), practitionerId: z.uuid(), serviceId: z.uuid(), locationId: z.uuid(),
       startsAt: isoInstant, roomId: z.uuid().optional(), therapistIds: z.array(z.uuid()).max(4).optional(), mode: z.enum(['IN_PERSON', 'VIDEO', 'HOME_VISIT']).default('IN_PERSON'),
     }).strict(),
     responses: {
       201: { description: 'Booked', schema: appointmentSchema },
-      409: { description: 'Slot taken (type …/slot-taken): the practitioner, or no free room of the service\'s kind or not enough free therapists; or the same Idempotency-Key is still running' },
+      409: { description: 'Slot taken (type …/slot-taken): the practitioner, or no free room of the service\'s kind or not enough free therapists; or the same Idempotency-Key is still running (…/idempotency-key-in-progress, with Retry-After)' },
       422: { description: 'Outside the schedule, unknown resources, in the past, or an Idempotency-Key reused with another body' },
     },
-    handler: async ({ body, deps, ctx, actor, ability }) => {
-      const key = ctx.get('idempotency-key') || undefined;
-      return withIdempotency(deps, actor.userId, key, { clinicId: actor.clinicId, body },
-        async () => ({ status: 201, body: await bookAppointment(deps, actor, ability, body, key) }));
-    },
+    handler: async ({ body, deps, actor, ability, idempotencyKey }) => ({ status: 201, body: await bookAppointment(deps, actor, ability, body, idempotencyKey) }),
   }),
   route({
     method: 'get', path: '/api/v1/appointments', summary: 'Appointments by time range, practitioner, patient, status', tags: ['appointments'],

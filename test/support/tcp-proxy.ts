@@ -28,9 +28,13 @@ export async function tcpProxy(targetPort: number, targetHost = '127.0.0.1') {
   await listen();
   return {
     get port() { return port; },
-    /** Refuses new connections and drops open ones. */
+    /** Refuses new connections and drops open ones (again: nothing to do). */
     async cut() {
-      await new Promise<void>((resolve) => { server?.close(() => resolve()); sockets.forEach((s) => s.destroy()); });
+      await new Promise<void>((resolve) => {
+        if (server) server.close(() => resolve());
+        else resolve();
+        sockets.forEach((s) => s.destroy());
+      });
       server = null;
     },
     restore: listen,
