@@ -13,6 +13,8 @@ export class AuditLog {
   @Column({ type: 'text', nullable: true }) requestId: string | null;
   @Column({ type: 'text', nullable: true }) ip: string | null;
   @Column({ type: 'timestamptz', default: () => 'now()' }) occurredAt: Date;
+  /** Position in the clinic's chain, given by audit_seal. */
+  @Column({ type: 'bigint', nullable: true }) chainSeq: string | null;
   @Column({ type: 'text', nullable: true }) prevHash: string | null;
   @Column({ type: 'text', nullable: true }) hash: string | null;
 }
