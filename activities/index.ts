@@ -2,9 +2,10 @@ import { BookingActivityDeps, createBookingActivities } from './booking';
 import { createFollowUpActivities } from './follow-up';
 import { createJourneyActivities } from './journey';
 import { createNotificationActivities, NotificationActivityDeps } from './notifications';
+import { createPaymentActivities, PaymentActivityDeps } from './payments';
 import { inClinicOfInput } from '../shared/db/tenant-context';
 
-export type ActivityDeps = BookingActivityDeps & NotificationActivityDeps;
+export type ActivityDeps = BookingActivityDeps & NotificationActivityDeps & PaymentActivityDeps;
 
 /**
  * All activities, built from injected dependencies; workers and tests wire them the same way.
@@ -13,5 +14,6 @@ export type ActivityDeps = BookingActivityDeps & NotificationActivityDeps;
 export function createActivities(deps: ActivityDeps) {
   return inClinicOfInput({
     ...createBookingActivities(deps), ...createNotificationActivities(deps), ...createJourneyActivities(deps), ...createFollowUpActivities(deps),
+    ...createPaymentActivities(deps),
   });
 }

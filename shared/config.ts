@@ -90,6 +90,13 @@ const configSchema = z.object({
   WHATSAPP_PHONE_NUMBER_ID: blankAsUnset(z.string()),
   WHATSAPP_TOKEN: blankAsUnset(z.string()),
   NOTIFY_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000),
+  // Card payments (Stripe). Without a secret key the SDK talks to stripe-mock at STRIPE_API_BASE (npm start runs it).
+  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret key (sk_test_…, sk_live_…)').or(z.literal('')).default(''),
+  STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).or(z.literal('')).default('http://127.0.0.1:12111'),
+  // Webhook signing secret (whsec_…); the development default only works against signed test events.
+  STRIPE_WEBHOOK_SECRET: z.string().min(16, 'must be the webhook endpoint\'s signing secret (whsec_…)').default('whsec_development_only_secret_0123456789'),
+  // Webhooks signed longer ago than this are refused (replays).
+  STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
 });
 
 export type Config = z.infer<typeof configSchema> & {

@@ -9,6 +9,7 @@ import { createAppDataSource } from '../shared/db/data-source';
 import { createLogger } from '../shared/logger';
 import { createRedis } from '../shared/redis';
 import { createDataConverter } from '../shared/temporal/data-converter';
+import { createStripe } from '../shared/payments/stripe';
 import { closeProviders, createProviders } from '../shared/notify/providers';
 import { createWorkers } from './create-workers';
 
@@ -35,7 +36,7 @@ async function main() {
     namespace: config.TEMPORAL_NAMESPACE,
     queues: config.WORKER_TASK_QUEUES,
     activities: createActivities({
-      dataSource, providers, phiKeyring: phiKeysFor(config).ring, log: log.child({ component: 'activities' }),
+      dataSource, providers, phiKeyring: phiKeysFor(config).ring, stripe: createStripe({ secretKey: config.STRIPE_SECRET_KEY, apiBase: config.STRIPE_API_BASE }), log: log.child({ component: 'activities' }),
       // Appointment changes retire cached availability, day views and dashboards in every API process.
       onAppointmentChanged: createAppointmentInvalidator(redis, log.child({ component: 'cache' })),
     }),

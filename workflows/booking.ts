@@ -10,6 +10,8 @@ import {
 import type { followUp } from './follow-up';
 import { followUpWorkflowId } from './follow-up-api';
 import { sendMessage } from './messages';
+import { paymentSettledSignal, type PaymentSettledNotice } from './payment-api';
+import { startPaymentJourney } from './payment-start';
 import { SA } from './search-attributes';
 
 // Database writes and reads on the caller's critical path: local activities avoid a task-queue
@@ -29,6 +31,8 @@ const db = proxyLocalActivities<BookingActivities & JourneyActivities>({
  * reminders, messages or a no-show timer. Journeys started since take the durable path.
  */
 export const DURABLE_JOURNEY_PATCH = 'durable-appointment-journey';
+/** Journeys since this patch start the payment journey that holds (and releases) an unpaid booking. */
+export const PAYMENT_HOLD_PATCH = 'payment-hold-journey';
 
 const TERMINAL = new Set(['CANCELLED', 'COMPLETED', 'NO_SHOW']);
 /** Not yet checked in and not ended: the visit can still move, and still be missed. */
@@ -230,6 +234,18 @@ class Journey {
     });
   }
 
+  /** The payment journey changed the row (paid → CONFIRMED, hold expired → CANCELLED): follow it and tell the patient. */
+  async followPayment(notice: PaymentSettledNotice): Promise<void> {
+    await this.exclusively(async () => {
+      if (!this.appointment || this.ended) return;
+      const before = this.appointment.status;
+      this.appointment = await db.loadAppointment(this.ids);
+      if (this.appointment.status === before) return;
+      if (this.appointment.status === 'CONFIRMED') this.tell('appointment-confirmed');
+      if (this.appointment.status === 'CANCELLED') this.tell(notice?.outcome === 'HOLD_EXPIRED' ? 'appointment-hold-expired' : 'appointment-cancelled');
+    });
+  }
+
   // ───────────── the body's steps ─────────────
 
   /** Reminder times and the no-show deadline for the current time, from settings and preferences as they are now. */
@@ -384,6 +400,7 @@ export async function booking(input: BookingInput): Promise<BookingStatus> {
   setHandler(completeUpdate, (request) => journey.complete(request), { validator: (_request) => journey.assertOpen() });
   setHandler(noShowUpdate, (request) => journey.noShow(request), { validator: (_request) => journey.assertOpen() });
   setHandler(practitionerUnavailableSignal, (notice) => journey.practitionerUnavailable(notice));
+  setHandler(paymentSettledSignal, (notice) => journey.followPayment(notice));
 
   if (input.adopted && journey.durable) await journey.adopt();
   const decided = journey.phase !== 'AWAITING_BOOKING' || await condition(() => journey.phase !== 'AWAITING_BOOKING', BOOK_DEADLINE);
@@ -392,6 +409,7 @@ export async function booking(input: BookingInput): Promise<BookingStatus> {
     if (journey.durable) {
       await journey.replan();
       journey.confirm();
+      if (journey.appointment?.status === 'PENDING_PAYMENT' && patched(PAYMENT_HOLD_PATCH)) await startPaymentJourney(journey.appointment);
       while (!journey.ended) {
         await journey.flush();
         const step = journey.nextStep();

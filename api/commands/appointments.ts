@@ -18,6 +18,7 @@ import type { ApiDeps } from '../http/state';
 import { idFromKey } from './idempotency';
 import { dayViewCacheEntry } from './day-view';
 import { slotProblem } from './slot-problem';
+import { afterAppointmentCancelled } from './payments';
 
 export interface BookInput {
   patientId: string;
@@ -157,7 +158,9 @@ export async function cancelAppointment(deps: ApiDeps, actor: Actor, ability: Ap
   const appointment = await loadReadable(deps, actor, ability, id);
   if (!ability.can('cancel', subject('Appointment', appointment))) throw problems.forbidden('You may not cancel this appointment');
   if (appointment.status === 'CANCELLED') throw problems.conflict('not-cancellable', 'Appointment is already cancelled');
-  return updateJourney(deps, appointment, cancelUpdate, { actorUserId: actor.userId, reason });
+  const cancelled = await updateJourney(deps, appointment, cancelUpdate, { actorUserId: actor.userId, reason });
+  await afterAppointmentCancelled(deps, cancelled);
+  return cancelled;
 }
 
 /**

@@ -8,7 +8,10 @@ import { ianaTimezone, listOf, name, slug } from './schemas';
 
 const settingsSchema = z.object({
   minNoticeMinutes: z.number().int().min(0).max(43200).optional(),
-  paymentHoldMinutes: z.number().int().min(1).max(1440).optional(),
+  paymentHoldMinutes: z.number().min(1 / 60, 'must be at least one second (1/60)').max(1440).optional()
+    .describe('An unpaid booking of a service that requires payment is released after this many minutes (default 15); fractions allowed'),
+  refundFullBeforeHours: z.number().min(0).max(8760).optional().describe('A paid visit cancelled at least this many hours before its start is refunded in full (default 24)'),
+  refundLatePercent: z.number().int().min(0).max(100).optional().describe('Cancelled later, before the start: this percentage back (default 50; 0 = none); after the start nothing'),
   // Fractions of a minute are allowed (0.5 = 30 s, rounded to whole seconds): short journeys for tests and demos.
   reminderOffsetsMinutes: z.array(z.number().min(1 / 60, 'must be at least one second (1/60)').max(43200)).max(5).optional()
     .describe('Reminders before the visit, in minutes (default [1440, 120]); fractions allowed'),

@@ -10,6 +10,7 @@ import { locationRoutes } from './locations';
 import { notificationRoutes } from './notifications';
 import { patientPreferenceRoutes } from './patient-preferences';
 import { patientRoutes } from './patients';
+import { paymentRoutes } from './payments';
 import { practitionerRoutes } from './practitioners';
 import { serviceRoutes } from './services';
 import { userRoutes } from './users';
@@ -18,5 +19,5 @@ import { userRoutes } from './users';
 export const apiRoutes: RouteDef[] = [
   ...authRoutes, ...clinicRoutes, ...locationRoutes, ...userRoutes, ...practitionerRoutes, ...serviceRoutes,
   ...patientRoutes, ...appointmentRoutes, ...notificationRoutes, ...auditLogRoutes,
-  ...availabilityRoutes, ...dashboardRoutes, ...patientPreferenceRoutes, ...breakGlassRoutes,
+  ...availabilityRoutes, ...dashboardRoutes, ...patientPreferenceRoutes, ...breakGlassRoutes, ...paymentRoutes,
 ] as RouteDef[];

@@ -99,6 +99,16 @@ const TEMPLATES: Record<string, TemplateDef> = {
       }),
     },
   },
+  // An unpaid booking released when the clinic's payment hold ran out (workflows/payment.ts).
+  'appointment-hold-expired': {
+    params: VISIT,
+    texts: {
+      en: (p, h) => ({
+        subject: `Booking released at ${p.clinicName}`,
+        text: `Your booking at ${p.clinicName} on ${h.when()} was released because it was not paid in time. You are welcome to book again.`,
+      }),
+    },
+  },
   // Sent when the practitioner's leave covers the visit; `offeredStartsAt` (optional) is the nearest free time.
   'appointment-practitioner-unavailable': {
     params: VISIT,

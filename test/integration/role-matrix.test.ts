@@ -4,6 +4,7 @@ import { hashPassword } from '../../shared/auth/passwords';
 import { adminToken, ClinicFixture, createClinic, login, nextSlot } from '../support/fixtures';
 import { Api, client, Res } from '../support/http';
 import { Stack, startStack } from '../support/stack';
+import { paymentIdFor } from '../../workflows/payment-api';
 
 /**
  * Every role against every route, on the real stack (SPEC §4). The expected matrix below is written
@@ -112,6 +113,13 @@ const EXPECTED: Record<string, Allowed> = {
   'GET /api/v1/notifications': ADMINS,
   'GET /api/v1/audit-logs': OVERSIGHT,
   'GET /api/v1/audit-logs/verify': OVERSIGHT,
+
+  // BILLING_SPECIALIST "manage payments"; the desk (RECEPTIONIST) takes them; a PATIENT pays their own online only (desk methods: 403).
+  'POST /api/v1/payments': [...ADMINS, 'RECEPTIONIST', 'BILLING_SPECIALIST'],
+  'GET /api/v1/payments': [...ADMINS, 'RECEPTIONIST', 'BILLING_SPECIALIST', 'PATIENT'],
+  // Refunds: BILLING_SPECIALIST and the clinic's admins, never the desk (issue 11).
+  'POST /api/v1/payments/:id/refund': [...ADMINS, 'BILLING_SPECIALIST'],
+  'POST /api/v1/payments/webhooks/stripe': 'public',
 };
 
 /** Routes outside /api/v1 (api/app.ts), with the same treatment. */
@@ -137,6 +145,8 @@ let otherPatientId: string;
 /** A's second practitioner, not the DOCTOR member's. */
 let otherPractitionerId: string;
 let bAppointmentId: string;
+/** An appointment of A's PATIENT member paid at the desk (a free service: refunds meet over-refund, 422). */
+let aPaidAppointmentId: string;
 
 const db = () => stack.deps.dataSource;
 const newIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
@@ -163,7 +173,7 @@ async function systemAdmin(): Promise<string> {
 }
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await startStack({ queues: ['booking', 'payments'] });
   api = client(stack.baseUrl);
   tokens.SUPER_ADMIN = await adminToken(api);
   tokens.SYSTEM_ADMIN = await systemAdmin();
@@ -183,6 +193,9 @@ beforeAll(async () => {
   const rules = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: '00:00', end: '24:00', locationId: a.locationId }));
   ok(await api.put(`/api/v1/practitioners/${otherPractitionerId}/schedule`, { rules, exceptions: [] }, a.tokens.CLINIC_ADMIN, a.h), 200, 'schedule 2');
   bAppointmentId = await book(b);
+  ok(await api.post('/api/v1/payments', { appointmentId: bAppointmentId, method: 'CASH' }, b.tokens.CLINIC_ADMIN, b.h), 201, 'pay B');
+  aPaidAppointmentId = await book(a);
+  ok(await api.post('/api/v1/payments', { appointmentId: aPaidAppointmentId, method: 'CASH' }, a.tokens.CLINIC_ADMIN, a.h), 201, 'pay A');
 }, 120_000);
 afterAll(() => stack?.stop());
 
@@ -275,6 +288,12 @@ const CALLS: Record<string, { call: (role: Role, fresh: string) => Call; fresh?:
   'GET /api/v1/audit-logs': { call: () => ({ path: '/api/v1/audit-logs' }) },
   'GET /api/v1/audit-logs/verify': { call: () => ({ path: '/api/v1/audit-logs/verify' }) },
 
+  'POST /api/v1/payments': { fresh: true, call: (_r, id) => ({ path: '/api/v1/payments', body: { appointmentId: id, method: 'CASH' } }) },
+  'GET /api/v1/payments': { call: () => ({ path: `/api/v1/payments?appointmentId=${aPaidAppointmentId}` }) },
+  'POST /api/v1/payments/:id/refund': { call: () => ({ path: `/api/v1/payments/${paymentIdFor(aPaidAppointmentId)}/refund`, body: { amountMinor: 1, reason: 'matrix' } }) },
+  // No signature: refused before anything is read.
+  'POST /api/v1/payments/webhooks/stripe': { call: () => ({ path: '/api/v1/payments/webhooks/stripe', body: { type: 'payment_intent.succeeded' }, ok: [400] }) },
+
   'GET /metrics': { call: () => ({ path: '/metrics' }) },
   'GET /health/detailed': { call: () => ({ path: '/health/detailed', ok: [200, 503] }) },
   'POST /codec/decode': { call: () => ({ path: '/codec/decode', body: { payloads: [] }, ok: [200] }) },
@@ -341,6 +360,7 @@ describe('another clinic\'s ids', () => {
     'POST /api/v1/appointments/:id/check-in': { path: () => `/api/v1/appointments/${bAppointmentId}/check-in`, body: {}, status: 404 },
     'POST /api/v1/appointments/:id/complete': { path: () => `/api/v1/appointments/${bAppointmentId}/complete`, body: {}, status: 404 },
     'POST /api/v1/appointments/:id/no-show': { path: () => `/api/v1/appointments/${bAppointmentId}/no-show`, body: {}, status: 404 },
+    'POST /api/v1/payments/:id/refund': { path: () => `/api/v1/payments/${paymentIdFor(bAppointmentId)}/refund`, body: { reason: 'foreign' }, status: 404 },
   };
 
   it('covers every route with an :id', () => {

@@ -17,6 +17,7 @@ import { createLogger } from '../../shared/logger';
 import { closeProviders, createProviders } from '../../shared/notify/providers';
 import { createRedis } from '../../shared/redis';
 import { createDataConverter } from '../../shared/temporal/data-converter';
+import { createStripe } from '../../shared/payments/stripe';
 import { createWorkers } from '../../workers/create-workers';
 
 export const ADMIN = { email: 'root@test.local', password: 'correct horse battery staple' };
@@ -63,7 +64,7 @@ export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<stri
     namespace: config.TEMPORAL_NAMESPACE,
     queues: opts.queues ?? ['booking'],
     activities: createActivities({
-      dataSource, providers, phiKeyring: phiKeysFor(config).ring, log, onAppointmentChanged: createAppointmentInvalidator(redis, log),
+      dataSource, providers, phiKeyring: phiKeysFor(config).ring, stripe: createStripe({ secretKey: config.STRIPE_SECRET_KEY, apiBase: config.STRIPE_API_BASE }), log, onAppointmentChanged: createAppointmentInvalidator(redis, log),
     }),
     workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
     concurrency: config.queueConcurrency,

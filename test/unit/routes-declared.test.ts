@@ -31,6 +31,7 @@ const NO_PERMISSION: Record<string, string> = {
   'GET /api/v1/auth/me': 'own account: the caller and their memberships',
   'POST /api/v1/auth/mfa/totp/enroll': 'own account: the caller\'s second factor',
   'POST /api/v1/auth/mfa/totp/activate': 'own account: the caller\'s second factor',
+  'POST /api/v1/payments/webhooks/stripe': 'public: Stripe calls it; the signature over the raw body (STRIPE_WEBHOOK_SECRET) is the credential',
   'GET /api/v1/clinics': 'own account: the clinics the caller belongs to (every clinic only where read Clinic is granted without one: platform roles)',
 };
 
