@@ -44,6 +44,16 @@ if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
   fi
 fi
 
+# Card payments: without a real Stripe key the SDK talks to stripe-mock (STRIPE_API_BASE, default port 12111).
+if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
+  export STRIPE_API_BASE="${STRIPE_API_BASE:-http://127.0.0.1:12111}"
+  mock_port="${STRIPE_API_BASE##*:}"
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$mock_port") 2>/dev/null; then
+    "$(bash scripts/stripe-mock.sh)" -http-addr "127.0.0.1:$mock_port" > .data/stripe-mock.log 2>&1 &
+    pids+=($!)
+  fi
+fi
+
 npm run --silent build
 node dist/scripts/build-workflow-bundle.js
 node dist/scripts/migrate.js

@@ -10,7 +10,7 @@ export interface StripeSettings {
 }
 
 /** The key stripe-mock accepts (any sk_test_ key); never used against Stripe itself. */
-const MOCK_KEY = 'sk_test_stripe_mock';
+const MOCK_KEY = 'sk_test_123';
 
 /**
  * One SDK client per process. Retries are the SDK's own (bounded, with the idempotency key sent on
