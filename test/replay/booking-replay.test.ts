@@ -11,8 +11,9 @@ import { adminToken, createClinic, nextSlot } from '../support/fixtures';
 import { client } from '../support/http';
 import { installQuietRuntime } from '../support/runtime';
 import { startStack } from '../support/stack';
-import { DURABLE_JOURNEY_PATCH } from '../../workflows/booking';
+import { DURABLE_JOURNEY_PATCH, PAYMENT_HOLD_PATCH } from '../../workflows/booking';
 import { runJourneysToRecord } from './record-journeys';
+import { runPaymentsToRecord } from './record-payments';
 
 /**
  * Workflow code must replay every history it ever produced (running journeys last weeks).
@@ -38,8 +39,8 @@ function exportHistory(name: string, workflowId: string): void {
   fs.writeFileSync(file, json);
 }
 
-async function recordJourneyHistories(): Promise<void> {
-  const { ids, stop } = await runJourneysToRecord();
+async function recordJourneyHistories(run: typeof runJourneysToRecord = runJourneysToRecord): Promise<void> {
+  const { ids, stop } = await run();
   try {
     for (const [name, workflowId] of Object.entries(ids)) exportHistory(name, workflowId);
   } finally {
@@ -86,6 +87,8 @@ describe('booking workflow replay', () => {
       await recordBookingHistories();
       await recordJourneyHistories();
     }
+    // Payment journeys alone (RECORD_PAYMENT_HISTORIES=1), or with the rest.
+    if (process.env.RECORD_HISTORIES || process.env.RECORD_PAYMENT_HISTORIES) await recordJourneyHistories(runPaymentsToRecord);
   }, 180_000);
 
   const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
@@ -114,6 +117,11 @@ describe('booking workflow replay', () => {
     expect(durable.length).toBeGreaterThanOrEqual(4);
     expect(booking.length - durable.length).toBeGreaterThanOrEqual(2);
     expect(files.filter((f) => f.startsWith('followup-')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('has payment histories, and a booking journey that started its payment hold (PAYMENT_HOLD_PATCH)', () => {
+    expect(files.filter((f) => f.startsWith('payment-')).length).toBeGreaterThanOrEqual(3);
+    expect(files.filter((f) => f.startsWith('booking-') && patchIds(f).includes(PAYMENT_HOLD_PATCH)).length).toBeGreaterThanOrEqual(1);
   });
 
   it.each(files)('replays %s without non-determinism', async (file) => {
