@@ -5,7 +5,7 @@ const visit = { clinicName: 'Sushruta Ayurveda', startsAt: '2026-03-10T04:30:00Z
 describe('templates', () => {
   it('has every template the journeys send', () => {
     expect([...TEMPLATE_NAMES].sort()).toEqual(
-      ['appointment-cancelled', 'appointment-confirmed', 'appointment-practitioner-unavailable', 'appointment-reminder', 'appointment-rescheduled', 'break-glass-report', 'follow-up-due', 'otp-code'],
+      ['appointment-cancelled', 'appointment-confirmed', 'appointment-hold-expired', 'appointment-practitioner-unavailable', 'appointment-reminder', 'appointment-rescheduled', 'break-glass-report', 'follow-up-due', 'otp-code'],
     );
   });
 

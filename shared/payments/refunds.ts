@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { auditAppender } from '../audit/appender';
+import { PG, pgCode } from '../db/pg-errors';
 import { returning } from '../db/returning';
 import { runInClinic } from '../db/tenant-context';
 import type { StripeClient } from './stripe';
@@ -53,7 +54,8 @@ const view = (r: any): RefundView => ({
  */
 export async function refundPayment(dataSource: DataSource, stripe: StripeClient | undefined, req: RefundRequest): Promise<RefundView> {
   return runInClinic(req.clinicId, async () => {
-    const reserved = await dataSource.transaction(async (tx) => {
+    // Two requests with one key at once: the loser meets the unique key and answers the winner's refund.
+    const reserve = () => dataSource.transaction(async (tx) => {
       const [existing] = await tx.query(`SELECT * FROM refunds WHERE clinic_id = $1 AND idempotency_key = $2`, [req.clinicId, req.idempotencyKey]);
       if (existing) return { refund: existing, fresh: false };
       // The row lock serialises concurrent refunds of one payment: each sees the total the one before it left.
@@ -74,6 +76,10 @@ export async function refundPayment(dataSource: DataSource, stripe: StripeClient
          VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7) RETURNING *`,
         [req.clinicId, req.paymentId, amount, req.reason, req.kind, req.idempotencyKey, req.actorUserId]);
       return { refund, fresh: true };
+    });
+    const reserved = await reserve().catch(async (err) => {
+      if (pgCode(err) !== PG.UNIQUE_VIOLATION) throw err;
+      return reserve();
     });
     if (!reserved.fresh && reserved.refund.status !== 'PENDING') return view(reserved.refund);
     const [payment] = await dataSource.query(`SELECT method, provider_payment_id FROM payments WHERE clinic_id = $1 AND id = $2`, [req.clinicId, req.paymentId]);

@@ -172,7 +172,12 @@ describe('refunds', () => {
     const [x, y] = [await call(), await call()];
     expect(x.status).toBe(201);
     expect(y.body.id).toBe(x.body.id);
-    expect((await db().query(`SELECT refunded_minor FROM payments WHERE id = $1`, [payment.id]))[0].refunded_minor).toBe(1000);
+    // And at the same moment.
+    const again = { ...a.h, 'idempotency-key': `k-${randomUUID()}` };
+    const [p, q] = await Promise.all([1, 2].map(() => api.call('POST', `/api/v1/payments/${payment.id}/refund`, { token: a.tokens.CLINIC_ADMIN, body: { amountMinor: 500, reason: 'twice at once' }, headers: again })));
+    expect([p.status, q.status]).toEqual([201, 201]);
+    expect(q.body.id).toBe(p.body.id);
+    expect((await db().query(`SELECT refunded_minor FROM payments WHERE id = $1`, [payment.id]))[0].refunded_minor).toBe(1500);
   });
 
   it("cancelling a paid appointment refunds by the clinic's policy: in full early, half inside 24 hours", async () => {
