@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import {
   channelOrder, deriveKey, generateOtpCode, hashOtpCode, Identifier, identifierDigest, normalizeIdentifier, otpCodeMatches,
 } from '../../shared/auth/otp-code';
-import { hitWindow } from '../../shared/auth/rate-limit';
 import {
   deliverMessageWorkflowId, NOTIFICATIONS_TASK_QUEUE, type Channel, type MessageRequest,
 } from '../../workflows/notification-api';
 import { Problem, problems } from '../http/problem';
+import { decide, hitInRedis, ipBucket } from '../http/rate-limit';
 import type { ApiDeps } from '../http/state';
 import { claimAttempt, consumeChallenge } from './sign-in';
 
@@ -36,23 +36,28 @@ const rateLimited = (retryAfter: number) =>
   new Problem(429, 'rate-limited', 'Too many requests', 'Too many one-time codes requested; retry later', undefined, { 'Retry-After': String(retryAfter) });
 
 /**
- * Per IP, then per identifier. Without Redis the counters cannot be kept, and an unlimited code
- * sender is an SMS-cost and brute-force hazard, so OTP requests fail closed (503) while password
- * sign-in keeps working.
+ * Per IP, then per identifier, in one round trip (a request refused by its IP does not spend the
+ * identifier's budget). Without Redis the counters cannot be kept, and an unlimited code sender is
+ * an SMS-cost and brute-force hazard, so OTP requests fail closed (503) while password sign-in
+ * keeps working.
  */
 async function enforceRateLimits(deps: ApiDeps, id: Identifier, ip: string): Promise<void> {
   const c = deps.config;
+  const windowMs = c.OTP_RATE_LIMIT_WINDOW_SECONDS * 1000;
+  const digest = identifierDigest(deriveKey(c.JWT_SECRET, RATE_KEY_PURPOSE), id);
+  const counters = [
+    { key: `ratelimit:otp:ip:${ipBucket(ip || 'unknown')}`, limit: c.OTP_RATE_LIMIT_PER_IP },
+    { key: `ratelimit:otp:id:${digest}`, limit: c.OTP_RATE_LIMIT_PER_IDENTIFIER },
+  ].map((x) => ({ ...x, scope: 'ip' as const, windowMs }));
+  let windows: Array<[number, number]>;
   try {
-    const byIp = await hitWindow(deps.redis, `ratelimit:otp:ip:${ip}`, c.OTP_RATE_LIMIT_PER_IP, c.OTP_RATE_LIMIT_WINDOW_SECONDS);
-    if (!byIp.allowed) throw rateLimited(byIp.retryAfterSeconds);
-    const digest = identifierDigest(deriveKey(c.JWT_SECRET, RATE_KEY_PURPOSE), id);
-    const byId = await hitWindow(deps.redis, `ratelimit:otp:id:${digest}`, c.OTP_RATE_LIMIT_PER_IDENTIFIER, c.OTP_RATE_LIMIT_WINDOW_SECONDS);
-    if (!byId.allowed) throw rateLimited(byId.retryAfterSeconds);
+    ({ windows } = await hitInRedis(deps.redis, counters, null, { stopAtFirstOver: true }));
   } catch (err) {
-    if (err instanceof Problem) throw err;
     deps.log.warn({ err: (err as Error).message }, 'OTP rate limiter unavailable; refusing OTP requests');
     throw problems.unavailable('One-time codes are unavailable right now; sign in with your password or retry shortly');
   }
+  const decision = decide(counters, windows);
+  if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds);
 }
 
 export async function requestOtp(
