@@ -61,9 +61,11 @@ export function buildRouter(deps: ApiDeps, limiter: RateLimiter): Router<ApiStat
 }
 
 export function createApp(deps: ApiDeps): Koa<ApiState> {
-  // Behind one proxy (load balancer): the client address is the one it appended to X-Forwarded-For;
-  // entries a client wrote there itself are ignored, so they cannot dodge per-IP limits or the audit log.
-  const app = new Koa<ApiState>({ proxy: true, maxIpsCount: 1 });
+  // X-Forwarded-For only from the TRUST_PROXY proxies in front: the client address is the entry the
+  // outermost of them appended, and entries a client wrote itself are ignored; with none, the header
+  // is ignored altogether. Either way a client cannot dodge per-IP limits or forge the audit log's ip.
+  const hops = deps.config.TRUST_PROXY;
+  const app = new Koa<ApiState>({ proxy: hops > 0, maxIpsCount: hops });
   const limiter = createRateLimiter(deps);
   const router = buildRouter(deps, limiter);
 

@@ -71,7 +71,13 @@ const configSchema = z.object({
   // Password and code sign-in (login, MFA and OTP verification): much stricter, per IP and per account.
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
   RATE_LIMIT_LOGIN_PER_IP: z.coerce.number().int().min(1).default(100),
+  // Per account: consecutive FAILED sign-ins that lock it for RATE_LIMIT_LOGIN_WINDOW_SECONDS (a success starts over) ...
   RATE_LIMIT_LOGIN_PER_IDENTIFIER: z.coerce.number().int().min(1).default(10),
+  // ... free of delay for the first BACKOFF_AFTER failures, then a wait after each one: BASE, 2×BASE, 4×BASE ... seconds.
+  RATE_LIMIT_LOGIN_BACKOFF_AFTER: z.coerce.number().int().min(0).default(3),
+  RATE_LIMIT_LOGIN_BACKOFF_BASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
+  // Proxies in front of the API that append X-Forwarded-For; 0: none, the client address is the connection's.
+  TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   // How long a break-glass grant lets a clinician read a patient outside their normal rights.
   BREAK_GLASS_MINUTES: z.coerce.number().int().min(5).max(1440).default(60),
   WORKER_TASK_QUEUES: csvOf(TASK_QUEUES).default([...TASK_QUEUES]),

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import {
   channelOrder, deriveKey, generateOtpCode, hashOtpCode, Identifier, identifierDigest, normalizeIdentifier, otpCodeMatches,
 } from '../../shared/auth/otp-code';
-import { hitWindow } from '../../shared/auth/rate-limit';
 import {
   deliverMessageWorkflowId, NOTIFICATIONS_TASK_QUEUE, type Channel, type MessageRequest,
 } from '../../workflows/notification-api';
 import { Problem, problems } from '../http/problem';
+import { decide, hitInRedis, ipBucket } from '../http/rate-limit';
 import type { ApiDeps } from '../http/state';
-import { claimAttempt, consumeChallenge } from './sign-in';
+import { updateReturning } from './sessions';
+import { consumeChallenge } from './sign-in';
 
 /**
  * Sign-in with a one-time code (SPEC §8): 6 digits, hashed at rest, 5 minutes, 5 attempts.
@@ -17,7 +18,9 @@ import { claimAttempt, consumeChallenge } from './sign-in';
  * background so a Temporal round trip does not tell accounts apart.
  */
 export const OTP_TTL_SECONDS = 300;
+/** Failed codes an account may try across its challenges before the lockout; the lockout's length. */
 export const OTP_MAX_ATTEMPTS = 5;
+export const OTP_LOCKOUT_SECONDS = 900;
 const CODE_KEY_PURPOSE = 'otp-code-v1';
 const RATE_KEY_PURPOSE = 'otp-rate-v1';
 
@@ -36,23 +39,28 @@ const rateLimited = (retryAfter: number) =>
   new Problem(429, 'rate-limited', 'Too many requests', 'Too many one-time codes requested; retry later', undefined, { 'Retry-After': String(retryAfter) });
 
 /**
- * Per IP, then per identifier. Without Redis the counters cannot be kept, and an unlimited code
- * sender is an SMS-cost and brute-force hazard, so OTP requests fail closed (503) while password
- * sign-in keeps working.
+ * Per IP, then per identifier, in one round trip (a request refused by its IP does not spend the
+ * identifier's budget). Without Redis the counters cannot be kept, and an unlimited code sender is
+ * an SMS-cost and brute-force hazard, so OTP requests fail closed (503) while password sign-in
+ * keeps working.
  */
 async function enforceRateLimits(deps: ApiDeps, id: Identifier, ip: string): Promise<void> {
   const c = deps.config;
+  const windowMs = c.OTP_RATE_LIMIT_WINDOW_SECONDS * 1000;
+  const digest = identifierDigest(deriveKey(c.JWT_SECRET, RATE_KEY_PURPOSE), id);
+  const counters = [
+    { key: `ratelimit:otp:ip:${ipBucket(ip || 'unknown')}`, limit: c.OTP_RATE_LIMIT_PER_IP },
+    { key: `ratelimit:otp:id:${digest}`, limit: c.OTP_RATE_LIMIT_PER_IDENTIFIER },
+  ].map((x) => ({ ...x, scope: 'ip' as const, windowMs }));
+  let windows: Array<[number, number]>;
   try {
-    const byIp = await hitWindow(deps.redis, `ratelimit:otp:ip:${ip}`, c.OTP_RATE_LIMIT_PER_IP, c.OTP_RATE_LIMIT_WINDOW_SECONDS);
-    if (!byIp.allowed) throw rateLimited(byIp.retryAfterSeconds);
-    const digest = identifierDigest(deriveKey(c.JWT_SECRET, RATE_KEY_PURPOSE), id);
-    const byId = await hitWindow(deps.redis, `ratelimit:otp:id:${digest}`, c.OTP_RATE_LIMIT_PER_IDENTIFIER, c.OTP_RATE_LIMIT_WINDOW_SECONDS);
-    if (!byId.allowed) throw rateLimited(byId.retryAfterSeconds);
+    ({ windows } = await hitInRedis(deps.redis, counters, null, { stopAtFirstOver: true }));
   } catch (err) {
-    if (err instanceof Problem) throw err;
     deps.log.warn({ err: (err as Error).message }, 'OTP rate limiter unavailable; refusing OTP requests');
     throw problems.unavailable('One-time codes are unavailable right now; sign in with your password or retry shortly');
   }
+  const decision = decide(counters, windows);
+  if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds);
 }
 
 export async function requestOtp(
@@ -89,15 +97,37 @@ function startDelivery(deps: ApiDeps, m: { challengeId: string; userId: string; 
 }
 
 /**
+ * Claims one attempt on a login challenge before the code is compared, so parallel guesses cannot
+ * exceed the budget. The budget is the account's, not the challenge's (NIST 800-63B §5.2.2):
+ * OTP_MAX_ATTEMPTS failed codes across every challenge of the last OTP_LOCKOUT_SECONDS, so asking
+ * for a new code does not buy more guesses. A code that signed in starts the count over: attempts
+ * on challenges from before the last success do not count.
+ */
+async function claimOtpAttempt(deps: ApiDeps, challengeId: string) {
+  const [row] = await updateReturning<{ id: string; code_hash: Buffer | null }>(deps.dataSource,
+    `UPDATE otp_challenges c SET attempts = c.attempts + 1
+     WHERE c.id = $1 AND c.purpose = 'login' AND c.consumed_at IS NULL AND c.expires_at > now() AND c.attempts < c.max_attempts
+       AND c.attempts + (
+         SELECT COALESCE(sum(o.attempts), 0) FROM otp_challenges o
+         WHERE o.user_id = c.user_id AND o.purpose = 'login' AND o.id <> c.id AND o.consumed_at IS NULL
+           AND o.created_at > now() - make_interval(secs => $2)
+           AND o.created_at > COALESCE((SELECT max(s.consumed_at) FROM otp_challenges s WHERE s.user_id = c.user_id AND s.purpose = 'login'), '-infinity')
+       ) < $3
+     RETURNING c.id, c.code_hash`, [challengeId, OTP_LOCKOUT_SECONDS, OTP_MAX_ATTEMPTS]);
+  return row ?? null;
+}
+
+/**
  * Only the newest challenge of the account counts, so asking again retires earlier codes. The
- * attempt is claimed before the comparison, which makes the sixth try fail even with the right code.
+ * attempt is claimed before the comparison, which makes the sixth try fail even with the right
+ * code, on this challenge or a newer one, until the lockout ends.
  */
 export async function verifyOtp(deps: ApiDeps, input: { identifier: string; code: string }): Promise<{ ok: boolean; userId: string | null }> {
   const userId = await findUser(deps, normalizeIdentifier(input.identifier));
   if (!userId) return { ok: false, userId: null };
   const [latest] = await deps.dataSource.query(
     `SELECT id FROM otp_challenges WHERE user_id = $1 AND purpose = 'login' ORDER BY created_at DESC LIMIT 1`, [userId]);
-  const challenge = latest ? await claimAttempt(deps, latest.id, 'login') : null;
+  const challenge = latest ? await claimOtpAttempt(deps, latest.id) : null;
   if (!challenge?.code_hash || !otpCodeMatches(otpCodeKey(deps), challenge.id, input.code, challenge.code_hash)) return { ok: false, userId };
   return { ok: await consumeChallenge(deps, challenge.id), userId };
 }

@@ -43,7 +43,9 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
         await limiter.enforce(ctx, def.path, { userId: auth?.userId ?? null });
         throw err;
       }
-      await limiter.enforce(ctx, def.path, { userId: auth?.userId ?? null, clinicId: actor.clinicId });
+      // A sign-in counts as a failure of its account until it succeeds (http/rate-limit.ts).
+      const signIn = await limiter.enforce(ctx, def.path, { userId: auth?.userId ?? null, clinicId: actor.clinicId });
+      if (signIn) ctx.state.signIn = signIn;
       if (auth) {
         ctx.state.auth = auth;
         ctx.state.actor = actor;
@@ -70,6 +72,7 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
         for (const [k, v] of Object.entries(result.headers ?? {})) ctx.set(k, v);
       };
       await (actor.clinicId ? runInClinic(actor.clinicId, run) : run());
+      await signIn?.succeeded();
     });
   }
 }

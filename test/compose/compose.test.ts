@@ -244,6 +244,17 @@ describe('docker-compose.yml topology', () => {
     expect(JSON.stringify(api.healthcheck?.test)).toContain('/health');
   });
 
+  it('trusts X-Forwarded-For only when a proxy sits in front of the API (TRUST_PROXY hops)', () => {
+    const api = services.api;
+    const hops = String(env(api).TRUST_PROXY);
+    expect(hops).toMatch(/^\d+$/);
+    // Published ports: clients connect straight to a replica and write the header themselves.
+    if ((api.ports ?? []).length > 0) expect(hops).toBe('0');
+    else expect(Number(hops)).toBeGreaterThanOrEqual(1);
+    // Only the API reads client addresses; the setting is not smuggled into the shared app environment.
+    for (const [name, s] of appServices.filter(([n]) => n !== 'api')) expect({ name, trust: env(s).TRUST_PROXY }).toEqual({ name, trust: undefined });
+  });
+
   it('builds every application process from this repository with the same image and environment', () => {
     expect(appServices.map(([name]) => name).sort()).toEqual(['api', 'migrate', ...QUEUES.map((q) => `worker-${q}`)].sort());
     const images = new Set(appServices.map(([, s]) => s.image));

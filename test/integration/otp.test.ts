@@ -5,6 +5,7 @@ import { createApp } from '../../api/app';
 import { base32Decode, totpAt } from '../../shared/auth/totp';
 import { Cache } from '../../shared/cache';
 import { createRedis } from '../../shared/redis';
+import { OTP_LOCKOUT_SECONDS } from '../../api/commands/otp';
 import { deliverMessageWorkflowId } from '../../workflows/notification-api';
 import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
 import { Api, client } from '../support/http';
@@ -90,7 +91,8 @@ describe('requesting a code', () => {
     const ip = newIp();
     const known = await requestCode(user.email, 'email', ip);
     const unknown = await requestCode(`nobody-${randomUUID()}@otp.test`, 'email', ip);
-    const unknownPhone = await requestCode('+15551234567', 'sms', ip);
+    // A number of its own: a fixed one would spend its three requests per window across reruns.
+    const unknownPhone = await requestCode(`+1555${String(randomInt(10_000_000)).padStart(7, '0')}`, 'sms', ip);
     expect(known.status).toBe(202);
     expect(unknown.status).toBe(202);
     expect(unknownPhone.status).toBe(202);
@@ -172,6 +174,53 @@ describe('verifying a code', () => {
     expect((await verifyCode(user.email, code, ip)).status).toBe(401);
     expect((await latestChallenge(user.id)).attempts).toBe(5);
     expect(await auditCount('auth.otp.failed', user.id)).toBe(6);
+  });
+
+  it('holds the lockout across challenges: after five wrong codes a new code is refused too, until the lockout ends', async () => {
+    const user = await newUser();
+    const ip = newIp();
+    await requestCode(user.email, 'email', ip);
+    const first = await mailedCode(user.email, 1);
+    const wrong = String((Number(first) + 1) % 1_000_000).padStart(6, '0');
+    for (let i = 0; i < 5; i++) expect((await verifyCode(user.email, wrong, ip)).status).toBe(401);
+    // Asking again does not buy five more guesses: the right new code is refused.
+    expect((await requestCode(user.email, 'email', ip)).status).toBe(202);
+    const second = await mailedCode(user.email, 2);
+    const fresh = await latestChallenge(user.id);
+    expect((await verifyCode(user.email, second, ip)).status).toBe(401);
+    expect((await latestChallenge(user.id)).attempts).toBe(0);
+    // The lockout ends OTP_LOCKOUT_SECONDS after the failed codes' challenge: age it past that.
+    await db().query(`UPDATE otp_challenges SET created_at = created_at - make_interval(secs => $2) WHERE user_id = $1 AND id <> $3`,
+      [user.id, OTP_LOCKOUT_SECONDS + 1, fresh.id]);
+    expect((await verifyCode(user.email, second, ip)).status).toBe(200);
+  });
+
+  it('shares one budget between challenges: three wrong codes, a new code, two more wrong ones, and the right code is refused', async () => {
+    const user = await newUser();
+    const ip = newIp();
+    await requestCode(user.email, 'email', ip);
+    const first = await mailedCode(user.email, 1);
+    const wrongFor = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+    for (let i = 0; i < 3; i++) expect((await verifyCode(user.email, wrongFor(first), ip)).status).toBe(401);
+    await requestCode(user.email, 'email', ip);
+    const second = await mailedCode(user.email, 2);
+    for (let i = 0; i < 2; i++) expect((await verifyCode(user.email, wrongFor(second), ip)).status).toBe(401);
+    expect((await verifyCode(user.email, second, ip)).status).toBe(401);
+    expect((await latestChallenge(user.id)).attempts).toBe(2);
+  });
+
+  it('starts the budget over after a code signs in', async () => {
+    const user = await newUser();
+    const ip = newIp();
+    await requestCode(user.email, 'email', ip);
+    const first = await mailedCode(user.email, 1);
+    const wrongFor = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+    for (let i = 0; i < 4; i++) expect((await verifyCode(user.email, wrongFor(first), ip)).status).toBe(401);
+    expect((await verifyCode(user.email, first, ip)).status).toBe(200);
+    await requestCode(user.email, 'email', ip);
+    const second = await mailedCode(user.email, 2);
+    for (let i = 0; i < 4; i++) expect((await verifyCode(user.email, wrongFor(second), ip)).status).toBe(401);
+    expect((await verifyCode(user.email, second, ip)).status).toBe(200);
   });
 
   it('refuses an expired code', async () => {
