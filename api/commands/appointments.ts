@@ -17,6 +17,8 @@ import { FieldError, problems } from '../http/problem';
 import type { ApiDeps } from '../http/state';
 import { idFromKey } from './idempotency';
 import { dayViewCacheEntry } from './day-view';
+import { withWorkflowDeadline } from './workflow-deadline';
+import { DATA_ERROR } from '../../activities/data-errors';
 
 export interface BookInput {
   patientId: string;
@@ -69,6 +71,7 @@ function bookingProblem(err: unknown): never {
       case BookingFailure.IN_THE_PAST: throw problems.unprocessable('in-the-past', cause.message, startsAt('must be in the future'));
       case BookingFailure.MIN_NOTICE: throw problems.unprocessable('inside-minimum-notice', cause.message);
       case BookingFailure.NOT_STARTED: throw problems.unprocessable('not-started', cause.message);
+      case DATA_ERROR: throw problems.unprocessable('invalid-data', cause.message);
     }
   }
   // An update rejected by the workflow's validator (journey already ended).
@@ -124,14 +127,14 @@ export async function bookAppointment(deps: ApiDeps, actor: Actor, ability: AppA
   });
   deps.metrics.workflowStarts.inc({ workflow: 'booking' });
   try {
-    return await deps.temporal.workflow.executeUpdateWithStart(bookUpdate, {
+    return await withWorkflowDeadline(deps, () => deps.temporal.workflow.executeUpdateWithStart(bookUpdate, {
       args: [{
         actorUserId: actor.userId, patientId: input.patientId, practitionerId: input.practitionerId, serviceId: input.serviceId,
         locationId: input.locationId, roomId: input.roomId ?? null, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString(),
         mode: input.mode, requiresPayment: service.requiresPayment,
       }],
       startWorkflowOperation: start,
-    });
+    }));
   } catch (err) {
     return bookingProblem(err);
   }
@@ -212,7 +215,7 @@ async function updateJourney<Arg>(
   const updateId = randomUUID();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await deps.temporal.workflow.getHandle(appointment.workflowId).executeUpdate(update, { args: [arg], updateId });
+      return await withWorkflowDeadline(deps, () => deps.temporal.workflow.getHandle(appointment.workflowId).executeUpdate(update, { args: [arg], updateId }));
     } catch (err) {
       if (abortedByTaskFailure(err) && attempt < UPDATE_ATTEMPTS) {
         await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));

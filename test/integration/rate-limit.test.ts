@@ -1,14 +1,13 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../api/app';
 import type { ApiDeps } from '../../api/http/state';
 import { Cache } from '../../shared/cache';
 import { loadConfig } from '../../shared/config';
 import { createRedis, type Redis } from '../../shared/redis';
 import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
 import { Api, client } from '../support/http';
-import { Stack, startStack } from '../support/stack';
+import { Stack, startStack, testApp } from '../support/stack';
 import { tcpProxy } from '../support/tcp-proxy';
 
 /**
@@ -40,7 +39,7 @@ async function startApi(env: Record<string, string>, redis?: Redis): Promise<Run
   const config = loadConfig({ ...process.env, ...env });
   const r = redis ?? stack.deps.redis;
   const deps: ApiDeps = { ...stack.deps, dataSource: stack.appDataSource, config, redis: r, cache: new Cache(r, stack.deps.log, stack.deps.metrics) };
-  const server: Server = createServer(createApp(deps).callback());
+  const server: Server = createServer(testApp(stack, deps).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     api: client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
