@@ -1,4 +1,5 @@
 import { BookingActivityDeps, createBookingActivities } from './booking';
+import { classifyDataErrors } from './data-errors';
 import { createFollowUpActivities } from './follow-up';
 import { createJourneyActivities } from './journey';
 import { createNotificationActivities, NotificationActivityDeps } from './notifications';
@@ -8,10 +9,11 @@ export type ActivityDeps = BookingActivityDeps & NotificationActivityDeps;
 
 /**
  * All activities, built from injected dependencies; workers and tests wire them the same way.
- * Each runs in the tenant context of the clinic its input names (row-level security).
+ * Each runs in the tenant context of the clinic its input names (row-level security), and a data
+ * error (SQLSTATE class 22/23) leaves it as a non-retryable failure instead of a retry loop.
  */
 export function createActivities(deps: ActivityDeps) {
-  return inClinicOfInput({
+  return inClinicOfInput(classifyDataErrors({
     ...createBookingActivities(deps), ...createNotificationActivities(deps), ...createJourneyActivities(deps), ...createFollowUpActivities(deps),
-  });
+  }));
 }

@@ -31,6 +31,10 @@ const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
+  // Longest an HTTP request waits on a workflow (update, query); past it the answer is 504 and the work may still finish.
+  WORKFLOW_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000),
+  // Static bearer token Prometheus scrapes /metrics with (no JWT); unset: only platform admins' tokens read /metrics.
+  METRICS_TOKEN: blankAsUnset(z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)')),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
   JWT_ISSUER: z.string().min(1).default('clinic-backend'),
   JWT_AUDIENCE: z.string().min(1).default('clinic-api'),

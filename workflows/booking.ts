@@ -14,6 +14,10 @@ import { SA } from './search-attributes';
 
 // Database writes and reads on the caller's critical path: local activities avoid a task-queue
 // round trip while keeping retries and history.
+// Unbounded: the journey's own steps (plan, no-show) must outlast a database outage, since giving
+// up would end an appointment's journey for good. What never heals cannot loop: refusals are
+// BookingFailure types and data errors are non-retryable (activities/data-errors.ts), and a caller
+// waiting on an update has the API's deadline (WORKFLOW_CALL_TIMEOUT_MS).
 const db = proxyLocalActivities<BookingActivities & JourneyActivities>({
   startToCloseTimeout: '10 seconds',
   retry: {

@@ -4,6 +4,7 @@ import { Problem, problems } from './problem';
 import type { RouteDef } from './route';
 import type { ApiDeps, ApiState, AuthState } from './state';
 import { validate } from './validate';
+import { serialise } from './serialise';
 import { PLATFORM_NO_CLINIC } from './no-clinic';
 import type { Actor } from '../../shared/permissions';
 import { runInClinic } from '../../shared/db/tenant-context';
@@ -67,8 +68,10 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
           ? await withIdempotency(deps, actor, ctx.get('idempotency-key') || undefined, { clinicId: actor.clinicId, body }, def.idempotent,
             (idempotencyKey) => def.handler({ ...input, idempotencyKey }))
           : await def.handler(input);
-        ctx.status = result.status ?? (result.body === undefined ? 204 : 200);
-        if (result.body !== undefined) ctx.body = result.body;
+        const status = result.status ?? (result.body === undefined ? 204 : 200);
+        const serialised = serialise(def, status, result.body);
+        ctx.status = status;
+        if (serialised !== undefined) ctx.body = serialised;
         for (const [k, v] of Object.entries(result.headers ?? {})) ctx.set(k, v);
       };
       await (actor.clinicId ? runInClinic(actor.clinicId, run) : run());

@@ -4,7 +4,7 @@ import { Clinic } from '../../entities';
 import { PG, pgCode } from '../../shared/db/pg-errors';
 import { problems } from '../http/problem';
 import { route, uuidParam } from '../http/route';
-import { ianaTimezone, listOf, name, slug } from './schemas';
+import { ianaTimezone, listOf, name, slug, timestamps } from './schemas';
 
 const settingsSchema = z.object({
   minNoticeMinutes: z.number().int().min(0).max(43200).optional(),
@@ -17,7 +17,7 @@ const settingsSchema = z.object({
   autoRescheduleOnLeave: z.boolean().optional().describe('Visits under a new practitioner leave move to the nearest free slot instead of being offered it (default false)'),
 }).strict();
 
-const clinicSchema = z.object({ id: z.uuid(), name: z.string(), slug: z.string(), timezone: z.string(), settings: settingsSchema, createdAt: z.date(), updatedAt: z.date() });
+const clinicSchema = z.object({ id: z.uuid(), name: z.string(), slug: z.string(), timezone: z.string(), settings: settingsSchema, ...timestamps });
 const view = ({ mrnSeq: _internal, ...c }: Clinic) => c;
 
 export const clinicRoutes = [

@@ -17,7 +17,7 @@ const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 const QUEUES = ['booking', 'therapy', 'payments', 'notifications', 'maintenance'] as const;
 const SEARCH_ATTRIBUTES = ['ClinicId', 'PatientId', 'PractitionerId', 'AppointmentId', 'JourneyKind'];
 /** Variables the file must refuse to start without (`${VAR:?message}`). */
-const REQUIRED_VARS = ['BLIND_INDEX_KEY', 'CLINIC_DB_PASSWORD', 'JWT_SECRET', 'PHI_ENCRYPTION_KEYS', 'POSTGRES_PASSWORD', 'TEMPORAL_DB_PASSWORD'];
+const REQUIRED_VARS = ['BLIND_INDEX_KEY', 'CLINIC_API_DB_PASSWORD', 'CLINIC_DB_PASSWORD', 'JWT_SECRET', 'METRICS_TOKEN', 'PHI_ENCRYPTION_KEYS', 'POSTGRES_PASSWORD', 'TEMPORAL_DB_PASSWORD'];
 const APP_ENV_KEYS = [
   'PORT', 'DATABASE_URL', 'REDIS_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'JWT_SECRET',
   'PHI_ENCRYPTION_KEYS', 'BLIND_INDEX_KEY', 'BOOTSTRAP_ADMIN_EMAIL', 'BOOTSTRAP_ADMIN_PASSWORD', 'SMTP_URL',
@@ -426,7 +426,8 @@ describe('docker-compose.yml secrets', () => {
 
   it('creates database roles without literal passwords', () => {
     const init = compose.configs?.['postgres-init']?.content ?? '';
-    expect(init).toMatch(/CREATE ROLE clinic LOGIN PASSWORD :'\w+'/);
+    expect(init).toMatch(/CREATE ROLE clinic LOGIN [A-Z ]*PASSWORD :'\w+'/);
+    expect(init).toMatch(/CREATE ROLE clinic_api LOGIN [A-Z ]*PASSWORD :'\w+' IN ROLE clinic_app/);
     expect(init).not.toMatch(/PASSWORD\s+'/i);
   });
 });

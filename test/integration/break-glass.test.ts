@@ -2,14 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
 import type { ApiDeps } from '../../api/http/state';
 import { loadConfig } from '../../shared/config';
 import { createDataConverter } from '../../shared/temporal/data-converter';
 import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
 import { Api, client } from '../support/http';
 import { SmtpStandIn, startSmtpServer } from '../support/smtp-server';
-import { Stack, startStack } from '../support/stack';
+import { Stack, startStack, testApp } from '../support/stack';
 import { tcpProxy } from '../support/tcp-proxy';
 
 /**
@@ -216,7 +215,7 @@ describe('reporting and oversight', () => {
 
 describe('when the report cannot be sent or reads are not audited', () => {
   async function withApi(deps: Partial<ApiDeps>, fn: (api: Api) => Promise<void>) {
-    const server: Server = createServer(createApp({ ...stack.deps, dataSource: stack.appDataSource, ...deps }).callback());
+    const server: Server = createServer(testApp(stack, deps).callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       await fn(client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));

@@ -1,7 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../api/app';
 import { base32Decode, totpAt } from '../../shared/auth/totp';
 import { Cache } from '../../shared/cache';
 import { createRedis } from '../../shared/redis';
@@ -11,7 +10,7 @@ import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
 import { Api, client } from '../support/http';
 import { ProviderStub, startTwilioStub } from '../support/provider-stubs';
 import { SmtpStandIn, startSmtpServer } from '../support/smtp-server';
-import { Stack, startStack } from '../support/stack';
+import { Stack, startStack, testApp } from '../support/stack';
 
 const TWILIO = { accountSid: 'AC00000000000000000000000000000otp', authToken: 'twilio-otp-token' };
 
@@ -292,7 +291,7 @@ describe('rate limits', () => {
   it('fails closed with 503 when Redis is down, while password sign-in keeps working', async () => {
     const deadRedis = createRedis('redis://127.0.0.1:1/0');
     deadRedis.on('error', () => undefined);
-    const server: Server = createServer(createApp({ ...stack.deps, redis: deadRedis, cache: new Cache(deadRedis, stack.deps.log, stack.deps.metrics) }).callback());
+    const server: Server = createServer(testApp(stack, { redis: deadRedis, cache: new Cache(deadRedis, stack.deps.log, stack.deps.metrics) }).callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const noRedis = client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);

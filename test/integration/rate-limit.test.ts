@@ -1,7 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../api/app';
 import type { ApiDeps } from '../../api/http/state';
 import { base32Decode, totpAt } from '../../shared/auth/totp';
 import { Cache } from '../../shared/cache';
@@ -9,7 +8,7 @@ import { loadConfig } from '../../shared/config';
 import { createRedis, type Redis } from '../../shared/redis';
 import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
 import { Api, client } from '../support/http';
-import { Stack, startStack } from '../support/stack';
+import { Stack, startStack, testApp } from '../support/stack';
 import { tcpProxy } from '../support/tcp-proxy';
 
 /**
@@ -45,7 +44,7 @@ async function startApi(env: Record<string, string>, redis?: Redis): Promise<Run
   const config = loadConfig({ ...process.env, ...env });
   const r = redis ?? stack.deps.redis;
   const deps: ApiDeps = { ...stack.deps, dataSource: stack.appDataSource, config, redis: r, cache: new Cache(r, stack.deps.log, stack.deps.metrics) };
-  const server: Server = createServer(createApp(deps).callback());
+  const server: Server = createServer(testApp(stack, deps).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

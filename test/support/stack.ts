@@ -42,6 +42,7 @@ export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<stri
   const config = loadConfig({ ...process.env, ...opts.env });
   const log = createLogger(config.LOG_LEVEL, 'test');
   const dataSource = await createAppDataSource({ url: config.DATABASE_URL, poolSize: 30, appRole: config.DATABASE_APP_ROLE }).initialize();
+  await assertUnderRowLevelSecurity(dataSource);
   const ownerDataSource = await createDataSource({ url: config.DATABASE_URL, poolSize: 5 }).initialize();
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', () => undefined);
@@ -95,4 +96,25 @@ export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<stri
       await ownerDataSource.destroy();
     },
   };
+}
+
+/** The API and the workers must meet row-level security: a superuser or BYPASSRLS role would pass every policy. */
+async function assertUnderRowLevelSecurity(ds: DataSource): Promise<void> {
+  const [role] = await ds.query(`SELECT current_user AS name, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`);
+  if (!role || role.rolsuper || role.rolbypassrls) throw new Error(`the test API would run as ${role?.name}, which is not under row-level security`);
+}
+
+/**
+ * Another API process over the stack's services (other config, a dead Redis…). It runs as the app
+ * role, like the stack's own: `overrides` cannot bring the owner's DataSource back in, and another
+ * DataSource (e.g. through a proxy) must be one createAppDataSource made. Tests build extra APIs
+ * only through this (test/unit/test-apis.test.ts checks it).
+ */
+export function testApp(stack: Stack, overrides: Omit<Partial<ApiDeps>, 'dataSource'> = {}, dataSource: DataSource = stack.appDataSource) {
+  const { dataSource: _ignored, ...rest } = overrides as Partial<ApiDeps>;
+  const role = (dataSource.options as { extra?: { options?: string } }).extra?.options;
+  if (dataSource !== stack.appDataSource && role !== `-c role=${stack.deps.config.DATABASE_APP_ROLE}`) {
+    throw new Error('a test API must act as the app role: make its DataSource with createAppDataSource');
+  }
+  return createApp({ ...stack.deps, ...rest, dataSource });
 }
