@@ -11,7 +11,7 @@ import { adminToken, createClinic, nextSlot } from '../support/fixtures';
 import { client } from '../support/http';
 import { installQuietRuntime } from '../support/runtime';
 import { startStack } from '../support/stack';
-import { DURABLE_JOURNEY_PATCH } from '../../workflows/booking';
+import { DURABLE_JOURNEY_PATCH, SERIAL_JOURNEY_PATCH } from '../../workflows/booking';
 import { runJourneysToRecord } from './record-journeys';
 
 /**
@@ -21,6 +21,8 @@ import { runJourneysToRecord } from './record-journeys';
  *
  * `booking-encrypted-*` were recorded through the payload codec under the fixed test keys of
  * global-setup; the others predate the codec (plain json payloads, which the codec passes through).
+ * `booking-serial-*` and `followup-encrypted-serial-*` come from the serial journey (SERIAL_JOURNEY_PATCH: messages as
+ * activities, kind instructions), recorded with maxCachedWorkflows 0.
  * `booking-journey-*` and `followup-*` are journeys since durable reminders (DURABLE_JOURNEY_PATCH):
  * reminders, reschedules by update and signal, leave, no-show, completion and follow-ups.
  * Recording never overwrites a file: a history is the record of the code that produced it.
@@ -114,6 +116,13 @@ describe('booking workflow replay', () => {
     expect(durable.length).toBeGreaterThanOrEqual(4);
     expect(booking.length - durable.length).toBeGreaterThanOrEqual(2);
     expect(files.filter((f) => f.startsWith('followup-')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('has histories of the serial journey (SERIAL_JOURNEY_PATCH), recorded with every workflow task a replay', () => {
+    const serial = files.filter((f) => f.startsWith('booking-'))
+      .filter((f) => patchIds(f).includes(SERIAL_JOURNEY_PATCH));
+    expect(serial.sort()).toEqual(files.filter((f) => f.startsWith('booking-serial-')).sort());
+    expect(serial.length).toBeGreaterThanOrEqual(4);
   });
 
   it.each(files)('replays %s without non-determinism', async (file) => {
