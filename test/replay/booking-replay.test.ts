@@ -11,7 +11,7 @@ import { adminToken, createClinic, nextSlot } from '../support/fixtures';
 import { client } from '../support/http';
 import { installQuietRuntime } from '../support/runtime';
 import { startStack } from '../support/stack';
-import { DURABLE_JOURNEY_PATCH, SERIAL_JOURNEY_PATCH } from '../../workflows/booking';
+import { DURABLE_JOURNEY_PATCH } from '../../workflows/booking';
 import { runJourneysToRecord } from './record-journeys';
 
 /**
@@ -116,13 +116,6 @@ describe('booking workflow replay', () => {
     expect(durable.length).toBeGreaterThanOrEqual(4);
     expect(booking.length - durable.length).toBeGreaterThanOrEqual(2);
     expect(files.filter((f) => f.startsWith('followup-')).length).toBeGreaterThanOrEqual(2);
-  });
-
-  it('has histories of the serial journey (SERIAL_JOURNEY_PATCH), recorded with every workflow task a replay', () => {
-    const serial = files.filter((f) => f.startsWith('booking-'))
-      .filter((f) => patchIds(f).includes(SERIAL_JOURNEY_PATCH));
-    expect(serial.sort()).toEqual(files.filter((f) => f.startsWith('booking-serial-')).sort());
-    expect(serial.length).toBeGreaterThanOrEqual(4);
   });
 
   it.each(files)('replays %s without non-determinism', async (file) => {

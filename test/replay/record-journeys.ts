@@ -13,8 +13,7 @@ import { startStack } from '../support/stack';
  */
 export async function runJourneysToRecord(): Promise<{ ids: Record<string, string>; stop: () => Promise<void> }> {
   const smtp = await startSmtpServer();
-  // Every workflow task a replay (no cache): a history that records at all replays.
-  const stack = await startStack({ queues: ['booking', 'notifications'], env: { SMTP_URL: smtp.url }, maxCachedWorkflows: 0 });
+  const stack = await startStack({ queues: ['booking', 'notifications'], env: { SMTP_URL: smtp.url } });
   const api = client(stack.baseUrl);
   const temporal = stack.deps.temporal;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
