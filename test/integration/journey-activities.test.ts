@@ -3,6 +3,7 @@ import { DateTime } from 'luxon';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { JourneyPlan } from '../../activities/journey';
+import { phiKeysFor } from '../../shared/crypto/patient-phi';
 import { ProviderError, type MessageProvider, type OutgoingMessage } from '../../shared/notify/providers';
 import { JOURNEY_MESSAGE_ATTEMPTS } from '../../workflows/notification-api';
 import { ClinicFixture, createClinic } from '../support/fixtures';
@@ -25,7 +26,7 @@ const email: MessageProvider = {
     return { providerMessageId: `m-${sent.length}` };
   },
 };
-const activities = () => createActivities({ dataSource: s.stack.appDataSource, providers: { email } });
+const activities = () => createActivities({ dataSource: s.stack.appDataSource, providers: { email }, phiKeyring: phiKeysFor(s.stack.deps.config).ring });
 
 async function bookedVisit(kind: string, startsAt: DateTime) {
   const service = await s.api.post('/api/v1/services', { code: `S${randomUUID().slice(0, 6)}`, name: kind, kind, durationMinutes: 60 }, c.tokens.CLINIC_ADMIN, c.h);
