@@ -27,6 +27,12 @@ export interface MessageOutcome {
   channel: Channel | null;
 }
 
+/**
+ * Attempts of a journey message activity before its row is dead-lettered: with 1 s initial backoff
+ * doubling to at most a minute (1+2+4+8+16+32+60 s), about two minutes, like the deliverMessage workflow.
+ */
+export const JOURNEY_MESSAGE_ATTEMPTS = 8;
+
 export const deliverMessageWorkflowId = (idempotencyKey: string) => `notify-${idempotencyKey}`;
 
 /** Non-retryable failure types of the delivery activity; their details carry the FAILED MessageOutcome. */

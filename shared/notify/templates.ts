@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { serviceKind } from '../service-kinds';
 
 /**
  * Message templates: pure functions of (template, language, params). The rendered text holds PHI
@@ -29,7 +30,24 @@ type Text = (p: Params, h: Helpers) => { subject: string; text: string };
 interface TemplateDef {
   params: readonly string[];
   texts: { en: Text } & Partial<Record<Language, Text>>;
+  /** Languages these params have text in, when that depends on them (default: the keys of `texts`). */
+  languages?: (p: Params) => readonly Language[];
 }
+
+/** The service kind's instruction `key` (shared/service-kinds), or a TemplateError naming what is unknown. */
+function instructionOf(p: Params) {
+  const kind = serviceKind(p.kind);
+  const instruction = kind && [...kind.preparation, ...kind.afterCare].find((i) => i.key === p.key);
+  if (!instruction) throw new TemplateError(`service-instruction: no instruction ${JSON.stringify(p.key)} for service kind ${JSON.stringify(p.kind)}`);
+  return instruction;
+}
+
+/** A service kind's instruction (preparation or after-care), in the reader's language, with the visit it is for. */
+const serviceInstruction = (language: Language): Text => (p, h) => {
+  const i = instructionOf(p);
+  const visit = language === 'hi' ? `${p.clinicName}, ${h.when()}` : `Your visit: ${p.clinicName}, ${h.when()}.`;
+  return { subject: i.subject[language] ?? i.subject.en, text: `${i.text[language] ?? i.text.en}\n\n${visit}` };
+};
 
 const VISIT = ['clinicName', 'startsAt', 'timezone'] as const;
 
@@ -115,6 +133,15 @@ const TEMPLATES: Record<string, TemplateDef> = {
       },
     },
   },
+  // Preparation before and after-care after a visit, worded by the service kind's plugin (shared/service-kinds).
+  'service-instruction': {
+    params: ['kind', 'key', ...VISIT],
+    texts: { en: serviceInstruction('en'), hi: serviceInstruction('hi') },
+    languages: (p) => {
+      const i = instructionOf(p);
+      return LANGUAGES.filter((l) => i.text[l] !== undefined);
+    },
+  },
   'follow-up-due': {
     params: ['clinicName', 'dueDate'],
     texts: {
@@ -184,7 +211,8 @@ export function render(template: string, language: string | null | undefined, pa
   assertRenderable(template, params);
   const def = TEMPLATES[template];
   const wanted = resolveLanguage(language);
-  const used: Language = def.texts[wanted] ? wanted : 'en';
+  const available = def.languages ? def.languages(params) : (Object.keys(def.texts) as Language[]);
+  const used: Language = def.texts[wanted] && available.includes(wanted) ? wanted : 'en';
   const text = def.texts[used] ?? def.texts.en;
   return { ...text(params, helpers(template, params, used)), language: used };
 }

@@ -21,6 +21,8 @@ import { runJourneysToRecord } from './record-journeys';
  *
  * `booking-encrypted-*` were recorded through the payload codec under the fixed test keys of
  * global-setup; the others predate the codec (plain json payloads, which the codec passes through).
+ * `booking-serial-*` and `followup-encrypted-serial-*` come from the serial journey (SERIAL_JOURNEY_PATCH: messages as
+ * activities, kind instructions), recorded with maxCachedWorkflows 0.
  * `booking-journey-*` and `followup-*` are journeys since durable reminders (DURABLE_JOURNEY_PATCH):
  * reminders, reschedules by update and signal, leave, no-show, completion and follow-ups.
  * Recording never overwrites a file: a history is the record of the code that produced it.
