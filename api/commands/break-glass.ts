@@ -52,9 +52,9 @@ async function loadFacts(deps: ApiDeps, actor: Actor, patientId: string): Promis
        c.name AS clinic_name, c.timezone,
        (SELECT name FROM users WHERE id = $3) AS staff_name,
        COALESCE((SELECT array_agg(DISTINCT m.user_id) FROM memberships m JOIN users u ON u.id = m.user_id AND u.status = 'ACTIVE'
-                 WHERE m.clinic_id = $1 AND m.role = 'COMPLIANCE_OFFICER'), '{}') AS officers,
+                 WHERE m.clinic_id = $1 AND m.status = 'ACTIVE' AND m.role = 'COMPLIANCE_OFFICER'), '{}') AS officers,
        COALESCE((SELECT array_agg(DISTINCT m.user_id) FROM memberships m JOIN users u ON u.id = m.user_id AND u.status = 'ACTIVE'
-                 WHERE m.clinic_id = $1 AND m.role = 'CLINIC_ADMIN'), '{}') AS admins
+                 WHERE m.clinic_id = $1 AND m.status = 'ACTIVE' AND m.role = 'CLINIC_ADMIN'), '{}') AS admins
      FROM clinics c WHERE c.id = $1`,
     [actor.clinicId, patientId, actor.userId],
   );

@@ -19,7 +19,7 @@ async function assertLocations(scope: ClinicScope, ids: string[], field: (i: num
 
 export async function createPractitioner(deps: ApiDeps, clinicId: string, input: { userId: string; specialty?: string; locationIds: string[] }) {
   const scope = new ClinicScope(deps.dataSource, clinicId);
-  const [isMember] = await deps.dataSource.query(`SELECT 1 FROM memberships WHERE user_id = $1 AND clinic_id = $2 LIMIT 1`, [input.userId, clinicId]);
+  const [isMember] = await deps.dataSource.query(`SELECT 1 FROM memberships WHERE user_id = $1 AND clinic_id = $2 AND status = 'ACTIVE' LIMIT 1`, [input.userId, clinicId]);
   if (!isMember) throw problems.unprocessable('not-a-member', 'The user is not a member of this clinic', [{ field: 'body.userId', message: 'not a member of this clinic' }]);
   await assertLocations(scope, input.locationIds, (i) => `body.locationIds.${i}`);
   try {

@@ -78,6 +78,8 @@ const EXPECTED: Record<string, Allowed> = {
   // SUPPORT "read clinic setup, users".
   'GET /api/v1/users': [...SETUP_ADMINS, 'SUPPORT'],
   'PATCH /api/v1/users/:id': SETUP_ADMINS,
+  // The account itself (every clinic at once): platform admins only (issue 8 item 1).
+  'PATCH /api/v1/accounts/:id': PLATFORM,
   'POST /api/v1/practitioners': ADMINS,
   'GET /api/v1/practitioners': STAFF_AND_PATIENT,
   // DOCTOR "manage own schedule" (A's practitioner is the DOCTOR member).
@@ -229,6 +231,7 @@ const CALLS: Record<string, { call: (role: Role, fresh: string) => Call; fresh?:
   'POST /api/v1/users': { call: () => ({ path: '/api/v1/users', body: { email: `m-${unique()}@test.local`, name: 'Matrix Member', role: 'NURSE' }, ok: [201] }) },
   'GET /api/v1/users': { call: () => ({ path: '/api/v1/users' }) },
   'PATCH /api/v1/users/:id': { call: () => ({ path: `/api/v1/users/${victimId}`, body: { role: 'RECEPTIONIST' }, ok: [200] }) },
+  'PATCH /api/v1/accounts/:id': { call: () => ({ path: `/api/v1/accounts/${victimId}`, body: { status: 'ACTIVE' }, ok: [200] }) },
   'POST /api/v1/practitioners': { call: () => ({ path: '/api/v1/practitioners', body: { userId: victimId, locationIds: [a.locationId] }, ok: [201, 409] }) },
   'GET /api/v1/practitioners': { call: () => ({ path: '/api/v1/practitioners' }) },
   'PUT /api/v1/practitioners/:id/schedule': {
@@ -330,6 +333,8 @@ describe('another clinic\'s ids', () => {
     'PATCH /api/v1/clinics/:id': { path: () => `/api/v1/clinics/${b.clinicId}`, body: { name: 'Taken over' }, status: 403 },
     'GET /api/v1/clinics/:id/dashboard': { path: () => `/api/v1/clinics/${b.clinicId}/dashboard`, status: 403 },
     'PATCH /api/v1/users/:id': { path: () => `/api/v1/users/${b.userIds.DOCTOR}`, body: { status: 'DISABLED' }, status: 404 },
+    // Accounts belong to no clinic: a clinic admin is refused whoever the account is (issue 8 item 1).
+    'PATCH /api/v1/accounts/:id': { path: () => `/api/v1/accounts/${b.userIds.DOCTOR}`, body: { status: 'DISABLED' }, status: 403 },
     'PUT /api/v1/practitioners/:id/schedule': { path: () => `/api/v1/practitioners/${b.practitionerId}/schedule`, body: { rules: [], exceptions: [] }, status: 404 },
     'GET /api/v1/patients/:id': { path: () => `/api/v1/patients/${b.patientId}`, status: 404 },
     'PATCH /api/v1/patients/:id': { path: () => `/api/v1/patients/${b.patientId}`, body: { address: 'Moved' }, status: 404 },
