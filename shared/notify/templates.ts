@@ -28,6 +28,11 @@ type Text = (p: Params, h: Helpers) => { subject: string; text: string };
 
 interface TemplateDef {
   params: readonly string[];
+  /**
+   * Params that are secrets: filled at send time from the message's secretRef
+   * (shared/notify/message-secrets.ts), and refused in the request's params, which travel through Temporal.
+   */
+  secretParams?: readonly string[];
   texts: { en: Text } & Partial<Record<Language, Text>>;
 }
 
@@ -36,6 +41,7 @@ const VISIT = ['clinicName', 'startsAt', 'timezone'] as const;
 const TEMPLATES: Record<string, TemplateDef> = {
   'otp-code': {
     params: ['code'],
+    secretParams: ['code'],
     texts: {
       en: (p) => ({
         subject: 'Your sign-in code',
@@ -173,6 +179,9 @@ function helpers(template: string, params: Params, language: Language): Helpers 
 }
 
 /** Throws TemplateError naming the template and the missing parameter names (never their values). */
+/** The params of `template` that must never travel in a workflow payload (none for an unknown template). */
+export const secretParamsOf = (template: string): readonly string[] => (Object.hasOwn(TEMPLATES, template) ? TEMPLATES[template].secretParams ?? [] : []);
+
 export function assertRenderable(template: string, params: Params): void {
   const def = TEMPLATES[template];
   if (!def) throw new TemplateError(`Unknown template ${JSON.stringify(template)}`);
