@@ -1,6 +1,7 @@
 import { BookingActivityDeps, createBookingActivities } from './booking';
 import { createFollowUpActivities } from './follow-up';
 import { createJourneyActivities } from './journey';
+import { createMaintenanceActivities } from './maintenance';
 import { createNotificationActivities, NotificationActivityDeps } from './notifications';
 import { inClinicOfInput } from '../shared/db/tenant-context';
 
@@ -13,5 +14,6 @@ export type ActivityDeps = BookingActivityDeps & NotificationActivityDeps;
 export function createActivities(deps: ActivityDeps) {
   return inClinicOfInput({
     ...createBookingActivities(deps), ...createNotificationActivities(deps), ...createJourneyActivities(deps), ...createFollowUpActivities(deps),
+    ...createMaintenanceActivities(deps),
   });
 }

@@ -15,9 +15,12 @@ export class OtpCodeForDelivery1764263100000 implements MigrationInterface {
       ALTER TABLE otp_challenges
         ADD COLUMN code_sealed text,
         ADD CONSTRAINT otp_challenges_code_sealed_login CHECK (code_sealed IS NULL OR purpose = 'login')`);
+    // The maintenance purge wipes codes whose challenge expired undelivered (activities/maintenance.ts).
+    await q.query(`CREATE INDEX otp_challenges_sealed_idx ON otp_challenges (expires_at) WHERE code_sealed IS NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX IF EXISTS otp_challenges_sealed_idx`);
     await q.query(`ALTER TABLE otp_challenges DROP CONSTRAINT IF EXISTS otp_challenges_code_sealed_login, DROP COLUMN IF EXISTS code_sealed`);
   }
 }
