@@ -28,7 +28,7 @@ export interface MfaPending { mfaRequired: true; mfaToken: string; expiresIn: nu
 
 export async function membershipsOf(deps: Pick<ApiDeps, 'dataSource'>, userId: string): Promise<Membership[]> {
   const rows: { clinic_id: string | null; role: string }[] = await deps.dataSource.query(
-    `SELECT clinic_id, role FROM memberships WHERE user_id = $1 AND status = 'ACTIVE' ORDER BY created_at, role`, [userId]);
+    `SELECT clinic_id, role FROM user_memberships($1) WHERE status = 'ACTIVE' ORDER BY created_at, role`, [userId]);
   return rows.map((r) => ({ clinicId: r.clinic_id, role: r.role }));
 }
 
