@@ -52,6 +52,7 @@ import type { DataSource } from 'typeorm';
 import { createActivities } from '../activities';
 import { createApp } from '../api/app';
 import { ensureBootstrapAdmin } from '../api/bootstrap';
+import { phiKeysFor } from '../shared/crypto/patient-phi';
 import { createMetrics } from '../api/http/metrics';
 import type { ApiDeps } from '../api/http/state';
 import { Cache } from '../shared/cache';
@@ -451,7 +452,7 @@ async function main(): Promise<number> {
   const metrics = createMetrics();
   const deps: ApiDeps = { config, dataSource: apiDs, redis, temporal, log, metrics, cache: new Cache(redis, log, metrics) };
   const admin = { email: 'bench-root@bench.local', password: `pw-${randomUUID()}` };
-  await ensureBootstrapAdmin(apiDs, admin.email, admin.password, log);
+  await ensureBootstrapAdmin(apiDs, phiKeysFor(config), admin.email, admin.password, log);
 
   // Workers, as workers/main.ts builds them (own pool), plus the no-op worker on its own queue.
   // SDK warnings on one line each (e.g. a local activity attempt failing), on stderr next to the progress notes.

@@ -8,6 +8,7 @@ import { BreakGlassGrants1764250000000 } from './1764250000000-break-glass-grant
 import { MembershipStatus1764263000000 } from './1764263000000-membership-status';
 import { OtpCodeForDelivery1764263100000 } from './1764263100000-otp-code-for-delivery';
 import { MembershipsRls1764263200000 } from './1764263200000-memberships-rls';
+import { EncryptUserPii1764263300000 } from './1764263300000-encrypt-user-pii';
 
 /** In order; the migration runner applies those not yet in schema_migrations. */
-export const MIGRATIONS = [InitialSchema1764144000000, NotificationsOutbox1764200000000, SessionsAndMfa1764210000000, EncryptPatientPhi1764220000000, AuditChainAppRoleRls1764230000000, FollowUps1764240000000, BreakGlassGrants1764250000000, MembershipStatus1764263000000, OtpCodeForDelivery1764263100000, MembershipsRls1764263200000];
+export const MIGRATIONS = [InitialSchema1764144000000, NotificationsOutbox1764200000000, SessionsAndMfa1764210000000, EncryptPatientPhi1764220000000, AuditChainAppRoleRls1764230000000, FollowUps1764240000000, BreakGlassGrants1764250000000, MembershipStatus1764263000000, OtpCodeForDelivery1764263100000, MembershipsRls1764263200000, EncryptUserPii1764263300000];

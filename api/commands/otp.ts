@@ -4,6 +4,7 @@ import {
 } from '../../shared/auth/otp-code';
 import { hitWindow } from '../../shared/auth/rate-limit';
 import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { emailIndex, phoneIndex } from '../../shared/crypto/user-pii';
 import { sealOtpCode } from '../../shared/notify/message-secrets';
 import {
   deliverMessageWorkflowId, NOTIFICATIONS_TASK_QUEUE, type Channel, type MessageRequest,
@@ -28,11 +29,11 @@ const RATE_KEY_PURPOSE = 'otp-rate-v1';
 export const otpCodeKey = (deps: Pick<ApiDeps, 'config'>) => deriveKey(deps.config.JWT_SECRET, CODE_KEY_PURPOSE);
 
 async function findUser(deps: ApiDeps, id: Identifier): Promise<string | null> {
+  const key = phiKeysFor(deps.config).blindIndexKey;
+  const token = id.kind === 'email' ? emailIndex(key, id.value) : phoneIndex(key, id.value);
+  if (!token) return null;
   const [row] = await deps.dataSource.query(
-    id.kind === 'email'
-      ? `SELECT id FROM users WHERE lower(email) = $1 AND status = 'ACTIVE'`
-      : `SELECT id FROM users WHERE phone = $1 AND status = 'ACTIVE'`,
-    [id.value]);
+    `SELECT id FROM users WHERE ${id.kind === 'email' ? 'email_index' : 'phone_index'} = $1 AND status = 'ACTIVE'`, [token]);
   return row?.id ?? null;
 }
 

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { subject } from '@casl/ability';
 import type { Context } from 'koa';
 import type { Actor, AppAbility } from '../../shared/permissions';
 import { isPlatformRole, Role } from '../../shared/permissions/roles';
 import { hashPassword } from '../../shared/auth/passwords';
-import { PG, pgCode } from '../../shared/db/pg-errors';
+import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { emailIndex, openUserPii, sealUserPii } from '../../shared/crypto/user-pii';
+import { PG, pgCode, pgConstraint } from '../../shared/db/pg-errors';
 import { problems } from '../http/problem';
 import type { ApiDeps, ApiState } from '../http/state';
 import { recordAudit } from './audit';
@@ -20,19 +23,27 @@ const MEMBER_COLUMNS = `u.id, u.email, u.name, u.phone,
   CASE WHEN bool_or(m.status = 'DISABLED') THEN 'DISABLED' ELSE 'ACTIVE' END AS status,
   array_agg(m.role ORDER BY m.role) AS roles`;
 
+/** Name, email and phone are sealed at rest (shared/crypto/user-pii.ts): opened here, for the view only. */
+function opened(deps: ApiDeps, row: MemberView): MemberView {
+  const pii = openUserPii(phiKeysFor(deps.config).ring, row.id, row, ['name', 'email', 'phone'] as const);
+  return { ...row, name: pii.name!, email: pii.email!, phone: pii.phone };
+}
+
 async function member(deps: ApiDeps, clinicId: string, userId: string): Promise<MemberView | null> {
   const [row] = await deps.dataSource.query(
     `SELECT ${MEMBER_COLUMNS}
      FROM users u JOIN memberships m ON m.user_id = u.id AND m.clinic_id = $1
      WHERE u.id = $2 GROUP BY u.id`, [clinicId, userId]);
-  return row ?? null;
+  return row ? opened(deps, row) : null;
 }
 
+/** In the order they joined the clinic (names are sealed, so the database cannot sort by them). */
 export async function listClinicMembers(deps: ApiDeps, clinicId: string): Promise<MemberView[]> {
-  return deps.dataSource.query(
+  const rows: MemberView[] = await deps.dataSource.query(
     `SELECT ${MEMBER_COLUMNS}
      FROM users u JOIN memberships m ON m.user_id = u.id AND m.clinic_id = $1
-     GROUP BY u.id ORDER BY u.name LIMIT 100`, [clinicId]);
+     GROUP BY u.id ORDER BY min(m.created_at), u.id LIMIT 100`, [clinicId]);
+  return rows.map((r) => opened(deps, r));
 }
 
 /** Platform roles are granted by platform admins only, never through a clinic. */
@@ -56,13 +67,18 @@ export async function addClinicMember(
   assertGrantable(input.role);
   if (!ability.can('create', subject('Membership', { clinicId }))) throw problems.forbidden();
   const passwordHash = input.password ? await hashPassword(input.password) : null;
+  const keys = phiKeysFor(deps.config);
   try {
     const { userId, roles, status } = await deps.dataSource.transaction(async (tx) => {
-      const [existing] = await tx.query(`SELECT id FROM users WHERE lower(email) = lower($1)`, [input.email]);
-      const id: string = existing?.id ?? (await tx.query(
-        `INSERT INTO users (email, name, phone, password_hash) VALUES ($1, $2, $3, $4) RETURNING id`,
-        [input.email, input.name, input.phone ?? null, passwordHash],
-      ))[0].id;
+      const [existing] = await tx.query(`SELECT id FROM users WHERE email_index = $1`, [emailIndex(keys.blindIndexKey, input.email)]);
+      let id: string = existing?.id;
+      if (!id) {
+        id = randomUUID();
+        const pii = sealUserPii(keys, id, { name: input.name, email: input.email, phone: input.phone ?? null });
+        await tx.query(
+          `INSERT INTO users (id, email, name, phone, email_index, phone_index, pii_key_id, password_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [id, pii.email, pii.name, pii.phone, pii.emailIndex, pii.phoneIndex, pii.piiKeyId, passwordHash]);
+      }
       // Serialises concurrent adds of one user to one clinic, so they agree on the status.
       await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('membership:' || $1 || ':' || $2, 0))`, [id, clinicId]);
       await tx.query(
@@ -77,7 +93,11 @@ export async function addClinicMember(
     await recordAudit(deps, ctx, { action: 'membership.created', resourceType: 'Membership', resourceId: userId, clinicId, actorUserId: actor.userId });
     return { id: userId, email: input.email, name: input.name, phone: input.phone ?? null, status, roles };
   } catch (err) {
-    if (pgCode(err) === PG.UNIQUE_VIOLATION) throw problems.conflict('phone-taken', 'Another user has this phone number');
+    if (pgCode(err) === PG.UNIQUE_VIOLATION) {
+      // The same email added twice at once: the loser retries and finds the account.
+      if (pgConstraint(err) === 'users_email_index_key') throw problems.conflict('user-being-added', 'This email is being added right now; retry');
+      throw problems.conflict('phone-taken', 'Another user has this phone number');
+    }
     throw err;
   }
 }

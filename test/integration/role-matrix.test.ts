@@ -1,9 +1,11 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { apiRoutes } from '../../api/routes';
-import { hashPassword } from '../../shared/auth/passwords';
+import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { emailIndex } from '../../shared/crypto/user-pii';
 import { adminToken, ClinicFixture, createClinic, login, nextSlot } from '../support/fixtures';
 import { Api, client, Res } from '../support/http';
 import { Stack, startStack } from '../support/stack';
+import { insertPlatformUser } from '../support/users';
 
 /**
  * Every role against every route, on the real stack (SPEC §4). The expected matrix below is written
@@ -159,8 +161,7 @@ async function book(f: ClinicFixture, opts: { patientId?: string; practitionerId
 async function systemAdmin(): Promise<string> {
   const email = `sysadmin-${randomUUID().slice(0, 8)}@test.local`;
   const password = `pw-${randomUUID()}`;
-  const [{ id }] = await db().query(`INSERT INTO users (email, name, password_hash) VALUES ($1, 'System Admin', $2) RETURNING id`, [email, await hashPassword(password)]);
-  await db().query(`INSERT INTO memberships (user_id, clinic_id, role) VALUES ($1, NULL, 'SYSTEM_ADMIN')`, [id]);
+  await insertPlatformUser(db(), { email, name: 'System Admin', password, role: 'SYSTEM_ADMIN' });
   return login(api, email, password);
 }
 
@@ -478,7 +479,7 @@ describe('mass assignment: clinicId, role, status and other server-managed field
     }
     const email = `ma-${unique()}@test.local`;
     expect((await api.post('/api/v1/users', { email, name: 'Mass', role: 'SUPER_ADMIN' }, tokens.CLINIC_ADMIN, a.h)).status).toBe(422);
-    expect(await count(`SELECT count(*)::int AS n FROM users WHERE email = $1`, [email])).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM users WHERE email_index = $1`, [emailIndex(phiKeysFor(stack.deps.config).blindIndexKey, email)])).toBe(0);
     expect(await count(`SELECT count(*)::int AS n FROM memberships WHERE clinic_id = $1 AND role IN ('SUPER_ADMIN', 'SYSTEM_ADMIN')`, [a.clinicId])).toBe(0);
 
     expect((await api.patch(`/api/v1/users/${victimId}`, { role: 'CLINIC_ADMIN', clinicId: b.clinicId }, tokens.CLINIC_ADMIN, a.h)).status).toBe(400);
