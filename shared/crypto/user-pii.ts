@@ -72,15 +72,18 @@ type Db = Pick<DataSource | EntityManager, 'query'>;
  * keyset batches, each one short transaction locking its rows. Returns how many were re-sealed.
  * The index tokens do not change (BLIND_INDEX_KEY is not rotated).
  */
-export async function rotateUserKeys(ds: DataSource, ring: Keyring, opts: { batchSize?: number; signal?: AbortSignal } = {}): Promise<number> {
+export async function rotateUserKeys(
+  ds: DataSource, ring: Keyring, opts: { batchSize?: number; signal?: AbortSignal; /** Only these accounts (tests sharing a database). */ userIds?: string[] } = {},
+): Promise<number> {
   const batchSize = opts.batchSize ?? 500;
   let after = '00000000-0000-0000-0000-000000000000';
   let processed = 0;
   while (!opts.signal?.aborted) {
     const count = await ds.transaction(async (tx: Db) => {
       const rows: { id: string; name: string; email: string; phone: string | null }[] = await tx.query(
-        `SELECT id, name, email, phone FROM users WHERE id > $1 AND pii_key_id <> $2 ORDER BY id LIMIT $3 FOR NO KEY UPDATE`,
-        [after, ring.currentId, batchSize]);
+        `SELECT id, name, email, phone FROM users WHERE id > $1 AND pii_key_id <> $2 AND ($4::uuid[] IS NULL OR id = ANY ($4))
+         ORDER BY id LIMIT $3 FOR NO KEY UPDATE`,
+        [after, ring.currentId, batchSize, opts.userIds ?? null]);
       if (!rows.length) return 0;
       const resealed = rows.map((r) => {
         const open = openUserPii(ring, r.id, r, FIELDS);
