@@ -2,6 +2,7 @@ import { BookingActivityDeps, createBookingActivities } from './booking';
 import { classifyDataErrors } from './data-errors';
 import { createFollowUpActivities } from './follow-up';
 import { createJourneyActivities } from './journey';
+import { createMaintenanceActivities } from './maintenance';
 import { createNotificationActivities, NotificationActivityDeps } from './notifications';
 import { inClinicOfInput } from '../shared/db/tenant-context';
 
@@ -15,5 +16,6 @@ export type ActivityDeps = BookingActivityDeps & NotificationActivityDeps;
 export function createActivities(deps: ActivityDeps) {
   return inClinicOfInput(classifyDataErrors({
     ...createBookingActivities(deps), ...createNotificationActivities(deps), ...createJourneyActivities(deps), ...createFollowUpActivities(deps),
+    ...createMaintenanceActivities(deps),
   }));
 }

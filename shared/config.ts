@@ -84,6 +84,10 @@ const configSchema = z.object({
   TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   // How long a break-glass grant lets a clinician read a patient outside their normal rights.
   BREAK_GLASS_MINUTES: z.coerce.number().int().min(5).max(1440).default(60),
+  // The maintenance schedule (workers serving `maintenance` create it): how often it purges, and how long after
+  // expiry (sessions, OTP challenges) or creation (idempotency keys) a row is removed.
+  MAINTENANCE_PURGE_EVERY_MINUTES: z.coerce.number().int().min(1).max(1440).default(60),
+  MAINTENANCE_PURGE_GRACE_HOURS: z.coerce.number().int().min(1).max(8760).default(24),
   WORKER_TASK_QUEUES: csvOf(TASK_QUEUES).default([...TASK_QUEUES]),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(100),

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, LogLevel, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createAppointmentInvalidator } from '../shared/cache';
@@ -9,6 +10,7 @@ import { createAppDataSource } from '../shared/db/data-source';
 import { createLogger } from '../shared/logger';
 import { createRedis } from '../shared/redis';
 import { createDataConverter } from '../shared/temporal/data-converter';
+import { ensurePurgeSchedule } from '../shared/temporal/maintenance-schedule';
 import { closeProviders, createProviders } from '../shared/notify/providers';
 import { createWorkers } from './create-workers';
 
@@ -46,6 +48,11 @@ async function main() {
     dataConverter: createDataConverter(config.PHI_ENCRYPTION_KEYS),
     log,
   });
+
+  if (config.WORKER_TASK_QUEUES.includes('maintenance')) {
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: createDataConverter(config.PHI_ENCRYPTION_KEYS) });
+    await ensurePurgeSchedule(client, { everyMinutes: config.MAINTENANCE_PURGE_EVERY_MINUTES, graceHours: config.MAINTENANCE_PURGE_GRACE_HOURS }, log);
+  }
 
   // Worker.run() installs SIGINT/SIGTERM handlers that drain in-flight tasks before resolving.
   log.info({ queues: config.WORKER_TASK_QUEUES }, 'workers polling');

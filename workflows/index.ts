@@ -2,3 +2,4 @@
 export { booking } from './booking';
 export { deliverMessage } from './notification';
 export { followUp } from './follow-up';
+export { purgeExpired } from './maintenance';

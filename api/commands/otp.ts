@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import {
   channelOrder, deriveKey, generateOtpCode, hashOtpCode, Identifier, identifierDigest, normalizeIdentifier, otpCodeMatches,
 } from '../../shared/auth/otp-code';
+import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { emailIndex, phoneIndex } from '../../shared/crypto/user-pii';
+import { sealOtpCode } from '../../shared/notify/message-secrets';
 import {
   deliverMessageWorkflowId, NOTIFICATIONS_TASK_QUEUE, type Channel, type MessageRequest,
 } from '../../workflows/notification-api';
@@ -12,7 +15,9 @@ import { updateReturning } from './sessions';
 import { consumeChallenge } from './sign-in';
 
 /**
- * Sign-in with a one-time code (SPEC §8): 6 digits, hashed at rest, 5 minutes, 5 attempts.
+ * Sign-in with a one-time code (SPEC §8): 6 digits, hashed at rest, 5 minutes, 5 attempts. The
+ * code also waits sealed in its challenge row for its delivery, which reads and wipes it: it never
+ * travels through Temporal (shared/notify/message-secrets.ts).
  * The request answers the same whether or not the identifier has an account, and costs about
  * the same: the code is generated and hashed either way, and delivery is started in the
  * background so a Temporal round trip does not tell accounts apart.
@@ -27,11 +32,11 @@ const RATE_KEY_PURPOSE = 'otp-rate-v1';
 export const otpCodeKey = (deps: Pick<ApiDeps, 'config'>) => deriveKey(deps.config.JWT_SECRET, CODE_KEY_PURPOSE);
 
 async function findUser(deps: ApiDeps, id: Identifier): Promise<string | null> {
+  const key = phiKeysFor(deps.config).blindIndexKey;
+  const token = id.kind === 'email' ? emailIndex(key, id.value) : phoneIndex(key, id.value);
+  if (!token) return null;
   const [row] = await deps.dataSource.query(
-    id.kind === 'email'
-      ? `SELECT id FROM users WHERE lower(email) = $1 AND status = 'ACTIVE'`
-      : `SELECT id FROM users WHERE phone = $1 AND status = 'ACTIVE'`,
-    [id.value]);
+    `SELECT id FROM users WHERE ${id.kind === 'email' ? 'email_index' : 'phone_index'} = $1 AND status = 'ACTIVE'`, [token]);
   return row?.id ?? null;
 }
 
@@ -74,21 +79,22 @@ export async function requestOtp(
   const codeHash = hashOtpCode(otpCodeKey(deps), challengeId, code);
   if (!userId) return { userId: null, challengeId: null };
   await deps.dataSource.query(
-    `INSERT INTO otp_challenges (id, user_id, purpose, channel, code_hash, max_attempts, expires_at, ip)
-     VALUES ($1, $2, 'login', $3, $4, $5, now() + make_interval(secs => $6), $7)`,
-    [challengeId, userId, input.channel, codeHash, OTP_MAX_ATTEMPTS, OTP_TTL_SECONDS, ip]);
-  startDelivery(deps, { challengeId, userId, code, channel: input.channel });
+    `INSERT INTO otp_challenges (id, user_id, purpose, channel, code_hash, code_sealed, max_attempts, expires_at, ip)
+     VALUES ($1, $2, 'login', $3, $4, $5, $6, now() + make_interval(secs => $7), $8)`,
+    [challengeId, userId, input.channel, codeHash, sealOtpCode(phiKeysFor(deps.config).ring, challengeId, code), OTP_MAX_ATTEMPTS, OTP_TTL_SECONDS, ip]);
+  startDelivery(deps, { challengeId, userId, channel: input.channel });
   return { userId, challengeId };
 }
 
-/** The code travels only inside the workflow input, which the payload codec encrypts; never logged. */
-function startDelivery(deps: ApiDeps, m: { challengeId: string; userId: string; code: string; channel: Channel }): void {
+/** The workflow gets the challenge id only; the activity reads the code from the challenge row. */
+function startDelivery(deps: ApiDeps, m: { challengeId: string; userId: string; channel: Channel }): void {
   const request: MessageRequest = {
     idempotencyKey: `otp-${m.challengeId}`,
     clinicId: null,
     recipient: { kind: 'user', id: m.userId },
     template: 'otp-code',
-    params: { code: m.code },
+    params: {},
+    secretRef: { kind: 'otp-challenge', id: m.challengeId },
     channels: channelOrder(m.channel),
   };
   deps.temporal.workflow

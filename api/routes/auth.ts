@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { E164 } from '../../shared/auth/otp-code';
+import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { emailIndex } from '../../shared/crypto/user-pii';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../../shared/auth/passwords';
 import { recordAudit } from '../commands/audit';
 import { activateTotp, enrollTotp, verifySecondFactor } from '../commands/mfa';
@@ -57,7 +59,7 @@ export const authRoutes = [
     },
     async handler({ body, deps, ctx }) {
       const [user] = await deps.dataSource.query(
-        `SELECT id, status, password_hash, totp_enabled_at FROM users WHERE lower(email) = lower($1)`, [body.email]);
+        `SELECT id, status, password_hash, totp_enabled_at FROM users WHERE email_index = $1`, [emailIndex(phiKeysFor(deps.config).blindIndexKey, body.email)]);
       const ok = user?.password_hash ? await verifyPassword(user.password_hash, body.password) : (await burnPasswordCheck(body.password), false);
       if (!ok || user.status !== 'ACTIVE') {
         await auditFailure(deps, ctx, 'auth.login.failed', user?.id ?? null);

@@ -48,7 +48,7 @@ export const clinicRoutes = [
       const clinics: Clinic[] = all
         ? await deps.dataSource.getRepository(Clinic).find({ order: { name: 'ASC' }, take: 100 })
         : await deps.dataSource.getRepository(Clinic).createQueryBuilder('c')
-          .where('c.id IN (SELECT clinic_id FROM memberships WHERE user_id = :u)', { u: auth.userId })
+          .where(`c.id IN (SELECT clinic_id FROM user_memberships(:u) WHERE status = 'ACTIVE')`, { u: auth.userId })
           .orderBy('c.name').getMany();
       return { body: { items: clinics.map(view), nextCursor: null } };
     },

@@ -27,7 +27,7 @@ const codecBody = z.object({
 }).strict();
 
 async function mayReadPatientData(deps: ApiDeps, userId: string): Promise<boolean> {
-  const memberships: { clinic_id: string | null }[] = await deps.dataSource.query(`SELECT DISTINCT clinic_id FROM memberships WHERE user_id = $1`, [userId]);
+  const memberships: { clinic_id: string | null }[] = await deps.dataSource.query(`SELECT DISTINCT clinic_id FROM user_memberships($1) WHERE status = 'ACTIVE'`, [userId]);
   for (const { clinic_id: clinicId } of memberships) {
     const { ability } = await loadAbility(deps.dataSource, userId, clinicId);
     // A patient record of that clinic not linked to the caller: "reads patients", not "reads own record".

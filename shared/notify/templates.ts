@@ -29,6 +29,11 @@ type Text = (p: Params, h: Helpers) => { subject: string; text: string };
 
 interface TemplateDef {
   params: readonly string[];
+  /**
+   * Params that are secrets: filled at send time from the message's secretRef
+   * (shared/notify/message-secrets.ts), and refused in the request's params, which travel through Temporal.
+   */
+  secretParams?: readonly string[];
   texts: { en: Text } & Partial<Record<Language, Text>>;
   /** Languages these params have text in, when that depends on them (default: the keys of `texts`). */
   languages?: (p: Params) => readonly Language[];
@@ -54,6 +59,7 @@ const VISIT = ['clinicName', 'startsAt', 'timezone'] as const;
 const TEMPLATES: Record<string, TemplateDef> = {
   'otp-code': {
     params: ['code'],
+    secretParams: ['code'],
     texts: {
       en: (p) => ({
         subject: 'Your sign-in code',
@@ -200,6 +206,9 @@ function helpers(template: string, params: Params, language: Language): Helpers 
 }
 
 /** Throws TemplateError naming the template and the missing parameter names (never their values). */
+/** The params of `template` that must never travel in a workflow payload (none for an unknown template). */
+export const secretParamsOf = (template: string): readonly string[] => (Object.hasOwn(TEMPLATES, template) ? TEMPLATES[template].secretParams ?? [] : []);
+
 export function assertRenderable(template: string, params: Params): void {
   const def = TEMPLATES[template];
   if (!def) throw new TemplateError(`Unknown template ${JSON.stringify(template)}`);

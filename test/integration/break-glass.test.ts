@@ -9,6 +9,7 @@ import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
 import { Api, client } from '../support/http';
 import { SmtpStandIn, startSmtpServer } from '../support/smtp-server';
 import { Stack, startStack, testApp } from '../support/stack';
+import { storedUser } from '../support/users';
 import { tcpProxy } from '../support/tcp-proxy';
 
 /**
@@ -145,7 +146,7 @@ describe('reporting and oversight', () => {
     const res = await breakGlass('NURSE');
     expect(res.status).toBe(201);
     const mail = await reportOf(res.body.id);
-    const [officer] = await db().query('SELECT email FROM users WHERE id = $1', [c.userIds.COMPLIANCE_OFFICER]);
+    const officer = await storedUser(db(), c.userIds.COMPLIANCE_OFFICER);
     const [{ mrn }] = await db().query('SELECT mrn FROM patients WHERE id = $1', [patientId]);
     expect(mail.to).toEqual([officer.email]);
     expect(mail.subject).toBe(`Break-glass access at Clinic ${c.slug}`);
@@ -164,7 +165,7 @@ describe('reporting and oversight', () => {
     expect(res.status).toBe(201);
     expect(res.body.reportedTo).toBe(1);
     const mail = await reportOf(res.body.id);
-    const [admin] = await db().query('SELECT email FROM users WHERE id = $1', [small.userIds.CLINIC_ADMIN]);
+    const admin = await storedUser(db(), small.userIds.CLINIC_ADMIN);
     expect(mail.to).toEqual([admin.email]);
   });
 

@@ -7,6 +7,7 @@ import { createRedis } from '../../shared/redis';
 import { OTP_LOCKOUT_SECONDS } from '../../api/commands/otp';
 import { deliverMessageWorkflowId } from '../../workflows/notification-api';
 import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
+import { readableHistory } from '../support/history-scan';
 import { Api, client } from '../support/http';
 import { ProviderStub, startTwilioStub } from '../support/provider-stubs';
 import { SmtpStandIn, startSmtpServer } from '../support/smtp-server';
@@ -115,11 +116,9 @@ describe('requesting a code', () => {
     const handle = stack.deps.temporal.workflow.getHandle(deliverMessageWorkflowId(`otp-${challenge.id}`));
     const described = await handle.describe();
     expect(described).toMatchObject({ type: 'deliverMessage', taskQueue: 'notifications' });
-    // The code reaches Temporal only through the payload codec, never in clear.
-    const history = await handle.fetchHistory();
-    const input = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0];
-    expect(Buffer.from(input.data!).includes(code)).toBe(false);
     expect(await handle.result()).toMatchObject({ status: 'SENT', channel: 'email' });
+    // Sent, then wiped: only the hash is left for verification.
+    expect((await latestChallenge(user.id)).code_sealed).toBeNull();
 
     const res = await verifyCode(user.email, code, ip);
     expect(res.status).toBe(200);
@@ -128,6 +127,29 @@ describe('requesting a code', () => {
     expect(await auditCount('auth.otp.verified', user.id)).toBe(1);
     // Single use.
     expect((await verifyCode(user.email, code, ip)).status).toBe(401);
+  });
+
+  it('keeps the code out of the workflow history, even for a reader who decodes every payload (/codec)', async () => {
+    const user = await newUser();
+    const ip = newIp();
+    expect((await requestCode(user.email, 'email', ip)).status).toBe(202);
+    const code = await mailedCode(user.email);
+    const challenge = await latestChallenge(user.id);
+    const handle = stack.deps.temporal.workflow.getHandle(deliverMessageWorkflowId(`otp-${challenge.id}`));
+    expect(await handle.result()).toMatchObject({ status: 'SENT' });
+    expect((await verifyCode(user.email, code, ip)).status).toBe(200);
+
+    const history = await handle.fetchHistory();
+    const readable = await readableHistory(history);
+    // The scan reads decoded payloads (it finds the request and the outcome in clear)...
+    expect(readable).toContain(`"idempotencyKey":"otp-${challenge.id}"`);
+    expect(readable).toContain('"status":"SENT"');
+    // ...and no code: not in the input, not in the activity's input or result, nowhere.
+    expect(readable).not.toContain(code);
+    expect(readable).not.toMatch(/"code"\s*:/);
+    expect(JSON.stringify(history)).not.toContain(code);
+    // What travels instead: the challenge's id.
+    expect(readable).toContain(`"secretRef":{"kind":"otp-challenge","id":"${challenge.id}"}`);
   });
 
   it('sends by SMS when asked, and the phone number signs in', async () => {

@@ -186,7 +186,8 @@ describe('key rotation', () => {
     // Written by an API that only knows the old key (v1), as before the new key was added.
     const old = await serveWith({ PHI_ENCRYPTION_KEYS: OLD_KEYS });
     try {
-      r = await createClinic(old.api, await adminToken(old.api), ['CLINIC_ADMIN']);
+      // The admin signs in where their account is readable (sealed under the current key); the token is good on both APIs.
+      r = await createClinic(old.api, await adminToken(api), ['CLINIC_ADMIN']);
       created = [];
       for (let i = 0; i < 11; i++) {
         const res = await old.api.post('/api/v1/patients', { firstName: `Rota${i}`, lastName: 'Tion', dateOfBirth: '1970-01-01', sex: 'unknown', phone: `+9198000000${String(i).padStart(2, '0')}` }, r.tokens.CLINIC_ADMIN, r.h);

@@ -1,10 +1,12 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { apiRoutes } from '../../api/routes';
-import { hashPassword } from '../../shared/auth/passwords';
 import { base32Decode, totpAt } from '../../shared/auth/totp';
+import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { emailIndex } from '../../shared/crypto/user-pii';
 import { adminToken, ClinicFixture, createClinic, login, nextSlot } from '../support/fixtures';
 import { Api, client, Res } from '../support/http';
 import { Stack, startStack } from '../support/stack';
+import { insertPlatformUser } from '../support/users';
 
 /**
  * Every role against every route, on the real stack (SPEC §4). The expected matrix below is written
@@ -81,6 +83,8 @@ const EXPECTED: Record<string, Allowed> = {
   // SUPPORT "read clinic setup, users".
   'GET /api/v1/users': [...SETUP_ADMINS, 'SUPPORT'],
   'PATCH /api/v1/users/:id': SETUP_ADMINS,
+  // The account itself (every clinic at once): platform admins only (issue 8 item 1).
+  'PATCH /api/v1/accounts/:id': PLATFORM,
   'POST /api/v1/practitioners': ADMINS,
   'GET /api/v1/practitioners': STAFF_AND_PATIENT,
   // DOCTOR "manage own schedule" (A's practitioner is the DOCTOR member).
@@ -170,8 +174,7 @@ async function book(f: ClinicFixture, opts: { patientId?: string; practitionerId
 async function platformMember(role: 'SUPER_ADMIN' | 'SYSTEM_ADMIN'): Promise<string> {
   const email = `${role.toLowerCase().replace('_', '')}-${randomUUID().slice(0, 8)}@test.local`;
   passwords[role] = `pw-${randomUUID()}`;
-  const [{ id }] = await db().query(`INSERT INTO users (email, name, password_hash) VALUES ($1, 'Platform Admin', $2) RETURNING id`, [email, await hashPassword(passwords[role])]);
-  await db().query(`INSERT INTO memberships (user_id, clinic_id, role) VALUES ($1, NULL, $2)`, [id, role]);
+  await insertPlatformUser(db(), { email, name: 'Platform Admin', password: passwords[role], role });
   return login(api, email, passwords[role]);
 }
 
@@ -283,6 +286,7 @@ const CALLS: Record<string, { call: (role: Role, fresh: string) => Call | Promis
   'POST /api/v1/users': { call: () => ({ path: '/api/v1/users', body: { email: `m-${unique()}@test.local`, name: 'Matrix Member', role: 'NURSE' }, ok: [201] }) },
   'GET /api/v1/users': { call: () => ({ path: '/api/v1/users' }) },
   'PATCH /api/v1/users/:id': { call: () => ({ path: `/api/v1/users/${victimId}`, body: { role: 'RECEPTIONIST' }, ok: [200] }) },
+  'PATCH /api/v1/accounts/:id': { call: () => ({ path: `/api/v1/accounts/${victimId}`, body: { status: 'ACTIVE' }, ok: [200] }) },
   'POST /api/v1/practitioners': {
     call: async () => ({ path: '/api/v1/practitioners', body: { userId: (await member('NURSE', `pw-${unique()}-long`)).id, locationIds: [a.locationId] }, ok: [201] }),
   },
@@ -398,6 +402,8 @@ describe('another clinic\'s ids', () => {
     'PATCH /api/v1/clinics/:id': { path: () => `/api/v1/clinics/${b.clinicId}`, body: { name: 'Taken over' }, status: 403 },
     'GET /api/v1/clinics/:id/dashboard': { path: () => `/api/v1/clinics/${b.clinicId}/dashboard`, status: 403 },
     'PATCH /api/v1/users/:id': { path: () => `/api/v1/users/${b.userIds.DOCTOR}`, body: { status: 'DISABLED' }, status: 404 },
+    // Accounts belong to no clinic: a clinic admin is refused whoever the account is (issue 8 item 1).
+    'PATCH /api/v1/accounts/:id': { path: () => `/api/v1/accounts/${b.userIds.DOCTOR}`, body: { status: 'DISABLED' }, status: 403 },
     'PUT /api/v1/practitioners/:id/schedule': { path: () => `/api/v1/practitioners/${b.practitionerId}/schedule`, body: { rules: [], exceptions: [] }, status: 404 },
     'GET /api/v1/patients/:id': { path: () => `/api/v1/patients/${b.patientId}`, status: 404 },
     'PATCH /api/v1/patients/:id': { path: () => `/api/v1/patients/${b.patientId}`, body: { address: 'Moved' }, status: 404 },
@@ -541,7 +547,7 @@ describe('mass assignment: clinicId, role, status and other server-managed field
     }
     const email = `ma-${unique()}@test.local`;
     expect((await api.post('/api/v1/users', { email, name: 'Mass', role: 'SUPER_ADMIN' }, tokens.CLINIC_ADMIN, a.h)).status).toBe(422);
-    expect(await count(`SELECT count(*)::int AS n FROM users WHERE email = $1`, [email])).toBe(0);
+    expect(await count(`SELECT count(*)::int AS n FROM users WHERE email_index = $1`, [emailIndex(phiKeysFor(stack.deps.config).blindIndexKey, email)])).toBe(0);
     expect(await count(`SELECT count(*)::int AS n FROM memberships WHERE clinic_id = $1 AND role IN ('SUPER_ADMIN', 'SYSTEM_ADMIN')`, [a.clinicId])).toBe(0);
 
     expect((await api.patch(`/api/v1/users/${victimId}`, { role: 'CLINIC_ADMIN', clinicId: b.clinicId }, tokens.CLINIC_ADMIN, a.h)).status).toBe(400);

@@ -9,6 +9,7 @@ import { createDataConverter } from '../../shared/temporal/data-converter';
 import { bookingWorkflowId } from '../../workflows/booking-api';
 import { adminToken, createClinic, nextSlot } from '../support/fixtures';
 import { client } from '../support/http';
+import { readableHistory } from '../support/history-scan';
 import { installQuietRuntime } from '../support/runtime';
 import { startStack } from '../support/stack';
 import { DURABLE_JOURNEY_PATCH } from '../../workflows/booking';
@@ -107,6 +108,19 @@ describe('booking workflow replay', () => {
       expect(Buffer.from(start.metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
       expect(Buffer.from(start.data, 'base64').toString('latin1')).not.toContain('clinicId');
     }
+  });
+
+  it('holds no secret in any recorded history, read through the codec (issue 8 item 6)', async () => {
+    // Field names that carry credentials or one-time secrets; a template's `code` param is the OTP.
+    const secretField = /"(code|password|passwordHash|refreshToken|accessToken|mfaToken|totpSecret|secret|token)"\s*:/i;
+    const found: string[] = [];
+    for (const file of files) {
+      const readable = await readableHistory(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
+      expect(readable).toMatch(/"clinicId":"[0-9a-f-]{36}"/); // decoded payloads, not ciphertext
+      const hit = secretField.exec(readable);
+      if (hit) found.push(`${file}: ${hit[0]}`);
+    }
+    expect(found).toEqual([]);
   });
 
   it('has booking histories from both sides of the durable-journey patch, and follow-up histories', () => {

@@ -75,7 +75,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const metrics = createMetrics();
   const cache = new Cache(redis, log, metrics, { local: localCacheOptions(config) });
   const deps: ApiDeps = { config, dataSource, redis, temporal, log, metrics, cache };
-  await ensureBootstrapAdmin(dataSource, ADMIN.email, ADMIN.password, log);
+  await ensureBootstrapAdmin(dataSource, phiKeysFor(config), ADMIN.email, ADMIN.password, log);
 
   // Provider settings (SMTP_URL, SMS_*, WHATSAPP_*) come from opts.env, e.g. pointing at local stand-ins.
   const providers = createProviders(config);
