@@ -14,6 +14,8 @@ import { SA } from './search-attributes';
 
 // Database writes and reads on the caller's critical path: local activities avoid a task-queue
 // round trip while keeping retries and history.
+// Unbounded: the replay of journeys recorded before SERIAL_JOURNEY_PATCH must issue the same
+// commands as then, so this policy cannot change (see workflows/booking.ts for the reasons it was).
 const db = proxyLocalActivities<BookingActivities & JourneyActivities>({
   startToCloseTimeout: '10 seconds',
   retry: {

@@ -60,7 +60,7 @@ const idFor = (path: string) => {
   if (path.startsWith('/api/v1/patients/')) return c.patientId;
   if (path.startsWith('/api/v1/clinics/')) return c.clinicId;
   if (path.startsWith('/api/v1/practitioners/')) return c.practitionerId;
-  if (path.startsWith('/api/v1/users/')) return c.userIds.RECEPTIONIST;
+  if (path.startsWith('/api/v1/users/') || path.startsWith('/api/v1/accounts/')) return c.userIds.RECEPTIONIST;
   throw new Error(`no fixture id for ${path}`);
 };
 

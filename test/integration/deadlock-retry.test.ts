@@ -63,7 +63,7 @@ it('books after being chosen as a deadlock victim (40P01), retrying its own tran
     // The activity's row is in (its practitioner is taken) and it waits on the room this transaction holds.
     const waiting = Date.now() + 10_000;
     while (!(await stack.deps.dataSource.query(
-      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO appointments%' AND pid <> pg_backend_pid()`)).length) {
+      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO%appointments%' AND pid <> pg_backend_pid()`)).length) {
       if (Date.now() > waiting) throw new Error('the activity never waited on the held room');
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -29,7 +29,7 @@ const email: MessageProvider = {
 const activities = () => createActivities({ dataSource: s.stack.appDataSource, providers: { email }, phiKeyring: phiKeysFor(s.stack.deps.config).ring });
 
 async function bookedVisit(kind: string, startsAt: DateTime) {
-  const service = await s.api.post('/api/v1/services', { code: `S${randomUUID().slice(0, 6)}`, name: kind, kind, durationMinutes: 60 }, c.tokens.CLINIC_ADMIN, c.h);
+  const service = await s.api.post('/api/v1/services', { code: `S${randomUUID().slice(0, 6)}`, name: kind, kind, durationMinutes: 60, roomKind: null, therapistsRequired: 0 }, c.tokens.CLINIC_ADMIN, c.h);
   expect(service.status).toBe(201);
   const patient = await s.api.post('/api/v1/patients', { firstName: 'Mira', lastName: 'Iyer', dateOfBirth: '1979-02-03', sex: 'female', email: `m-${randomUUID().slice(0, 8)}@mail.test` }, c.tokens.RECEPTIONIST, c.h);
   const res = await s.api.post('/api/v1/appointments', { patientId: patient.body.id, practitionerId: c.practitionerId, serviceId: service.body.id, locationId: c.locationId, startsAt: startsAt.toUTC().toISO() }, c.tokens.RECEPTIONIST, c.h);

@@ -44,10 +44,11 @@ beforeAll(async () => {
   api = client(stack.baseUrl);
   c = await createClinic(api, await adminToken(api));
 });
+// Stopping replays every workflow started meanwhile (hundreds here): more than the default hook time on a loaded machine.
 afterAll(async () => {
   await stack?.stop();
   await smtp?.stop();
-});
+}, 180_000);
 
 const book = (startsAt: string) => api.post('/api/v1/appointments', {
   patientId: c.patientId, practitionerId: c.practitionerId, serviceId: c.serviceId, locationId: c.locationId, startsAt,
