@@ -7,6 +7,7 @@ import { FollowUps1764240000000 } from './1764240000000-follow-ups';
 import { BreakGlassGrants1764250000000 } from './1764250000000-break-glass-grants';
 import { AppointmentResources1764260000000 } from './1764260000000-appointment-resources';
 import { IdempotencyClaimHolder1764265000000 } from './1764265000000-idempotency-claim-holder';
+import { LongJourneys1764270000000 } from './1764270000000-long-journeys';
 
 /** In order, one a line; the migration runner applies those not yet in schema_migrations. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   BreakGlassGrants1764250000000,
   AppointmentResources1764260000000,
   IdempotencyClaimHolder1764265000000,
+  LongJourneys1764270000000,
 ];

@@ -2,3 +2,5 @@
 export { booking } from './booking';
 export { deliverMessage } from './notification';
 export { followUp } from './follow-up';
+export { therapySeries } from './therapy';
+export { recurringSeries } from './series';
