@@ -282,7 +282,13 @@ export async function recurringSeries(input: SeriesInput): Promise<SeriesProgres
     series.ready = true;
     if (series.status !== 'ACTIVE') break;
     const next = series.next();
+    const seen = series.changes;
     if (next === null) {
+      // Everything is booked; the series stays open (skip, cancel, re-plan) until its last occurrence has begun.
+      if (series.processedThrough > now()) {
+        await condition(() => series.changes !== seen, Math.max(1, series.processedThrough - now()));
+        continue;
+      }
       await series.exclusively(() => series.finish(series.cancelFrom !== null ? 'CANCELLED' : 'COMPLETED'));
       break;
     }
@@ -290,7 +296,6 @@ export async function recurringSeries(input: SeriesInput): Promise<SeriesProgres
       await condition(allHandlersFinished);
       return continueAsNew<typeof recurringSeries>({ ...input, rrule: series.rule.rrule, startsAt: series.rule.startsAt, carried: series.carry() });
     }
-    const seen = series.changes;
     await condition(() => series.changes !== seen, Math.max(1, next - series.horizonMs - now()));
   }
   await condition(allHandlersFinished);

@@ -51,6 +51,8 @@ const toView = ({ phaseDay: _d, from: _f, to: _t, target: _g, ...s }: Session): 
 
 class Course {
   status: CourseStatus = 'BOOKING';
+  /** Every session booked and the course recorded: POST /therapy-series may answer. */
+  bookedUpFront = false;
   reason: string | null = null;
   readonly sessions: Session[];
   /** Messages already sent, by key: each goes out once. */
@@ -370,7 +372,7 @@ export async function therapySeries(input: TherapyInput): Promise<CourseProgress
 
   setHandler(progressQuery, () => course.progress());
   setHandler(courseReadyUpdate, async () => {
-    await condition(() => course.status !== 'BOOKING');
+    await condition(() => course.bookedUpFront);
     return course.progress();
   });
   setHandler(pauseCourseUpdate, (r) => course.pause(r), { validator: (_r) => course.assertActive() });
@@ -388,6 +390,7 @@ export async function therapySeries(input: TherapyInput): Promise<CourseProgress
     for (const s of course.sessions) await course.book(s, input.actorUserId);
     course.status = 'ACTIVE';
     await course.save();
+    course.bookedUpFront = true;
   });
 
   while (!course.ended) {
