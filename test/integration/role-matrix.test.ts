@@ -163,12 +163,12 @@ const journeys = { aCourse: randomUUID(), aSeries: randomUUID(), bCourse: random
 async function journeyRows(f: ClinicFixture, courseId: string, seriesId: string): Promise<void> {
   await db().query(
     `INSERT INTO therapy_series (id, clinic_id, patient_id, practitioner_id, location_id, template_code, template, start_date, time, status, workflow_id)
-     VALUES ($1, $2, $3, $4, $5, 'virechana-14', '{}', '2030-01-01', '10:00', 'ACTIVE', 'therapy-' || $1)`,
-    [courseId, f.clinicId, f.patientId, f.practitionerId, f.locationId]);
+     VALUES ($1, $2, $3, $4, $5, 'virechana-14', '{}', '2030-01-01', '10:00', 'ACTIVE', $6)`,
+    [courseId, f.clinicId, f.patientId, f.practitionerId, f.locationId, `therapy-${courseId}`]);
   await db().query(
     `INSERT INTO appointment_series (id, clinic_id, patient_id, practitioner_id, service_id, location_id, rrule, starts_at, timezone, status, workflow_id)
-     VALUES ($1, $2, $3, $4, $5, $6, 'FREQ=WEEKLY;COUNT=2', '2030-01-07T04:30:00Z', 'Asia/Kolkata', 'ACTIVE', 'series-' || $1)`,
-    [seriesId, f.clinicId, f.patientId, f.practitionerId, f.serviceId, f.locationId]);
+     VALUES ($1, $2, $3, $4, $5, $6, 'FREQ=WEEKLY;COUNT=2', '2030-01-07T04:30:00Z', 'Asia/Kolkata', 'ACTIVE', $7)`,
+    [seriesId, f.clinicId, f.patientId, f.practitionerId, f.serviceId, f.locationId, `series-${seriesId}`]);
 }
 
 const db = () => stack.deps.dataSource;
