@@ -3,10 +3,13 @@ import { classifyDataErrors } from './data-errors';
 import { createFollowUpActivities } from './follow-up';
 import { createJourneyActivities } from './journey';
 import { createMaintenanceActivities } from './maintenance';
+import { createJourneyControlActivities, type JourneyControlDeps } from './journey-control';
+import { createSeriesActivities } from './series';
+import { createTherapyActivities } from './therapy';
 import { createNotificationActivities, NotificationActivityDeps } from './notifications';
 import { inClinicOfInput } from '../shared/db/tenant-context';
 
-export type ActivityDeps = BookingActivityDeps & NotificationActivityDeps;
+export type ActivityDeps = BookingActivityDeps & NotificationActivityDeps & Pick<JourneyControlDeps, 'temporal'>;
 
 /**
  * All activities, built from injected dependencies; workers and tests wire them the same way.
@@ -17,5 +20,6 @@ export function createActivities(deps: ActivityDeps) {
   return inClinicOfInput(classifyDataErrors({
     ...createBookingActivities(deps), ...createNotificationActivities(deps), ...createJourneyActivities(deps), ...createFollowUpActivities(deps),
     ...createMaintenanceActivities(deps),
+    ...createTherapyActivities(deps), ...createSeriesActivities(deps), ...createJourneyControlActivities(deps),
   }));
 }

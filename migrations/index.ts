@@ -11,6 +11,7 @@ import { OtpCodeForDelivery1764263100000 } from './1764263100000-otp-code-for-de
 import { MembershipsRls1764263200000 } from './1764263200000-memberships-rls';
 import { EncryptUserPii1764263300000 } from './1764263300000-encrypt-user-pii';
 import { IdempotencyClaimHolder1764265000000 } from './1764265000000-idempotency-claim-holder';
+import { LongJourneys1764270000000 } from './1764270000000-long-journeys';
 
 /** In order, one a line; the migration runner applies those not yet in schema_migrations. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   MembershipsRls1764263200000,
   EncryptUserPii1764263300000,
   IdempotencyClaimHolder1764265000000,
+  LongJourneys1764270000000,
 ];

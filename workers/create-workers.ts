@@ -4,7 +4,7 @@ import type { Config, TaskQueue } from '../shared/config';
 import type { Logger } from '../shared/logger';
 
 /** Which workflow types run on which queue; activities are registered on every queue this process serves. */
-const QUEUES_WITH_WORKFLOWS: readonly TaskQueue[] = ['booking', 'notifications', 'maintenance'];
+const QUEUES_WITH_WORKFLOWS: readonly TaskQueue[] = ['booking', 'therapy', 'notifications', 'maintenance'];
 
 export interface WorkerSetup {
   connection: NativeConnection;

@@ -31,13 +31,16 @@ async function main() {
   const providers = createProviders(config);
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+  const dataConverter = createDataConverter(config.PHI_ENCRYPTION_KEYS);
+  // Courses and series change their appointments through the appointments' own journeys (updates).
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const bundlePath = path.resolve(__dirname, '..', 'workflow-bundle.js');
   const workers = await createWorkers({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     queues: config.WORKER_TASK_QUEUES,
     activities: createActivities({
-      dataSource, providers, phiKeyring: phiKeysFor(config).ring, log: log.child({ component: 'activities' }),
+      dataSource, providers, phiKeyring: phiKeysFor(config).ring, log: log.child({ component: 'activities' }), temporal,
       // Appointment changes retire cached availability, day views and dashboards in every API process.
       onAppointmentChanged: createAppointmentInvalidator(redis, log.child({ component: 'cache' })),
     }),
@@ -45,7 +48,7 @@ async function main() {
     concurrency: config.queueConcurrency,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     shutdownGraceSeconds: config.WORKER_SHUTDOWN_GRACE_SECONDS,
-    dataConverter: createDataConverter(config.PHI_ENCRYPTION_KEYS),
+    dataConverter,
     log,
   });
 

@@ -3,3 +3,5 @@ export { booking } from './booking';
 export { deliverMessage } from './notification';
 export { followUp } from './follow-up';
 export { purgeExpired } from './maintenance';
+export { therapySeries } from './therapy';
+export { recurringSeries } from './series';

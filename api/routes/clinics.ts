@@ -14,6 +14,8 @@ const settingsSchema = z.object({
     .describe('Reminders before the visit, in minutes (default [1440, 120]); fractions allowed'),
   noShowGraceMinutes: z.number().min(0).max(1440).optional().describe('Minutes past the start before the journey marks NO_SHOW (default 15); fractions allowed'),
   autoBookFollowUp: z.boolean().optional().describe('The follow-up journey books the nearest free slot itself (default false)'),
+  courseDayMinutes: z.number().int().min(5).max(1440).optional().describe('Compresses a Panchakarma course day to this many minutes (demos and tests; unset: calendar days)'),
+  seriesHorizonDays: z.number().int().min(1).max(800).optional().describe('Recurring series book occurrences this many days ahead (default 14); later ones are PLANNED'),
   autoRescheduleOnLeave: z.boolean().optional().describe('Visits under a new practitioner leave move to the nearest free slot instead of being offered it (default false)'),
 }).strict();
 

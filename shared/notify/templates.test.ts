@@ -5,7 +5,8 @@ const visit = { clinicName: 'Sushruta Ayurveda', startsAt: '2026-03-10T04:30:00Z
 describe('templates', () => {
   it('has every template the journeys send', () => {
     expect([...TEMPLATE_NAMES].sort()).toEqual(
-      ['appointment-cancelled', 'appointment-confirmed', 'appointment-practitioner-unavailable', 'appointment-reminder', 'appointment-rescheduled', 'break-glass-report', 'follow-up-due', 'otp-code', 'service-instruction'],
+      ['appointment-cancelled', 'appointment-confirmed', 'appointment-practitioner-unavailable', 'appointment-reminder', 'appointment-rescheduled', 'break-glass-report', 'follow-up-due', 'otp-code',
+        'series-occurrence-skipped', 'service-instruction', 'therapy-cancelled', 'therapy-paused', 'therapy-phase-started', 'therapy-regimen', 'therapy-resumed'],
     );
   });
 
@@ -96,5 +97,14 @@ describe('service-instruction', () => {
     expect(() => render('service-instruction', 'en', { ...visit, kind: 'PANCHAKARMA_SESSION', key: 'no-such' })).toThrow(TemplateError);
     expect(() => render('service-instruction', 'en', { ...visit, kind: 'NO_KIND', key: 'bring-records' })).toThrow(/service kind "NO_KIND"/);
     expect(() => render('service-instruction', 'en', { ...visit, kind: 'CONSULTATION' } as never)).toThrow(/missing params key/);
+  });
+});
+
+describe('long-journey templates', () => {
+  it('word a phase change, a regimen day and a skipped occurrence without patient data', () => {
+    expect(render('therapy-phase-started', 'en', { ...visit, phase: 'Paschatkarma' }).text).toContain('Paschatkarma');
+    expect(render('therapy-regimen', 'hi', { clinicName: 'Sushruta Ayurveda', phase: 'Paschatkarma', day: '9', regimen: 'Peya only.' })).toMatchObject({ text: expect.stringContaining('Peya only.'), language: 'en' });
+    expect(render('series-occurrence-skipped', 'en', { ...visit, reason: 'SLOT_TAKEN' }).text).toContain('SLOT_TAKEN');
+    expect(() => render('therapy-regimen', 'en', { clinicName: 'x', phase: 'p', day: '1' })).toThrow(TemplateError);
   });
 });

@@ -157,6 +157,51 @@ const TEMPLATES: Record<string, TemplateDef> = {
       }),
     },
   },
+  // Panchakarma course (workflows/therapy.ts): phase changes, daily regimen, pause, resume, cancel. The regimen
+  // text comes from the course template (generic care instructions, no PHI).
+  'therapy-phase-started': {
+    params: ['clinicName', 'phase', 'startsAt', 'timezone'],
+    texts: {
+      en: (p, h) => ({
+        subject: `${p.phase} begins at ${p.clinicName}`,
+        text: `Your course at ${p.clinicName} enters ${p.phase}; its first session is on ${h.when()}.`,
+      }),
+    },
+  },
+  'therapy-regimen': {
+    params: ['clinicName', 'phase', 'day', 'regimen'],
+    texts: {
+      en: (p) => ({ subject: `Today's regimen (${p.phase}, day ${p.day})`, text: `${p.regimen} — ${p.clinicName}` }),
+    },
+  },
+  'therapy-paused': {
+    params: ['clinicName'],
+    texts: {
+      en: (p) => ({ subject: `Your course at ${p.clinicName} is paused`, text: `Your course at ${p.clinicName} is paused and your coming sessions are released. We will book them again when you resume.` }),
+    },
+  },
+  'therapy-resumed': {
+    params: ['clinicName', 'startsAt', 'timezone'],
+    texts: {
+      en: (p, h) => ({ subject: `Your course at ${p.clinicName} resumes`, text: `Your course at ${p.clinicName} resumes; your next session is on ${h.when()}.` }),
+    },
+  },
+  'therapy-cancelled': {
+    params: ['clinicName'],
+    texts: {
+      en: (p) => ({ subject: `Your course at ${p.clinicName} is cancelled`, text: `Your course at ${p.clinicName} has been cancelled and its coming sessions released.` }),
+    },
+  },
+  // To the staff member who created a recurring series: one occurrence could not be booked (no patient data).
+  'series-occurrence-skipped': {
+    params: ['clinicName', 'startsAt', 'timezone', 'reason'],
+    texts: {
+      en: (p, h) => ({
+        subject: `A series occurrence was skipped at ${p.clinicName}`,
+        text: `The occurrence of ${h.when()} of a recurring series at ${p.clinicName} was skipped (${p.reason}); the series goes on. See GET /api/v1/appointment-series.`,
+      }),
+    },
+  },
   // To the clinic's compliance officers when a clinician breaks glass (api/commands/break-glass.ts). Staff name and
   // the record's MRN only: the stated reason may describe the patient, so it stays in the API (GET /break-glass-grants).
   'break-glass-report': {

@@ -115,6 +115,26 @@ const EXPECTED: Record<string, Allowed> = {
   'POST /api/v1/appointments/:id/complete': [...ADMINS, 'DOCTOR'],
   'POST /api/v1/appointments/:id/no-show': [...ADMINS, 'DOCTOR'],
 
+  // Course templates are clinic setup: read like services, added by the admins.
+  'GET /api/v1/therapy-templates': STAFF_AND_PATIENT,
+  'POST /api/v1/therapy-templates': ADMINS,
+  // DOCTOR "create therapy series, recurring series"; RECEPTIONIST books, moves and cancels (the desk, like appointments);
+  // PATIENT reads their own (issue 10). SPEC silent on who pauses or changes a course: the roles that cancel and move appointments.
+  'POST /api/v1/therapy-series': [...ADMINS, 'RECEPTIONIST', 'DOCTOR'],
+  'GET /api/v1/therapy-series': [...ADMINS, 'RECEPTIONIST', 'DOCTOR', 'PATIENT'],
+  'GET /api/v1/therapy-series/:id': [...ADMINS, 'RECEPTIONIST', 'DOCTOR', 'PATIENT'],
+  'POST /api/v1/therapy-series/:id/pause': [...ADMINS, 'RECEPTIONIST'],
+  'POST /api/v1/therapy-series/:id/resume': [...ADMINS, 'RECEPTIONIST'],
+  'POST /api/v1/therapy-series/:id/cancel': [...ADMINS, 'RECEPTIONIST'],
+  'POST /api/v1/therapy-series/:id/sessions/:n/reschedule': [...ADMINS, 'RECEPTIONIST'],
+  'POST /api/v1/therapy-series/:id/sessions/:n/skip': [...ADMINS, 'RECEPTIONIST'],
+  'POST /api/v1/appointment-series': [...ADMINS, 'RECEPTIONIST', 'DOCTOR'],
+  'GET /api/v1/appointment-series': [...ADMINS, 'RECEPTIONIST', 'DOCTOR', 'PATIENT'],
+  'GET /api/v1/appointment-series/:id': [...ADMINS, 'RECEPTIONIST', 'DOCTOR', 'PATIENT'],
+  'POST /api/v1/appointment-series/:id/skip': [...ADMINS, 'RECEPTIONIST'],
+  'POST /api/v1/appointment-series/:id/cancel': [...ADMINS, 'RECEPTIONIST'],
+  'PATCH /api/v1/appointment-series/:id': [...ADMINS, 'RECEPTIONIST'],
+
   // SPEC silent on the outbox: the clinic's admins ("manage everything inside own clinic").
   'GET /api/v1/notifications': ADMINS,
   'GET /api/v1/audit-logs': OVERSIGHT,
@@ -150,6 +170,19 @@ let otherPatientId: string;
 /** A's second practitioner, not the DOCTOR member's. */
 let otherPractitionerId: string;
 let bAppointmentId: string;
+/** A course and a series of A's PATIENT member, and of B (rows only: this stack runs no therapy worker, so changes meet 409). */
+const journeys = { aCourse: randomUUID(), aSeries: randomUUID(), bCourse: randomUUID(), bSeries: randomUUID() };
+
+async function journeyRows(f: ClinicFixture, courseId: string, seriesId: string): Promise<void> {
+  await db().query(
+    `INSERT INTO therapy_series (id, clinic_id, patient_id, practitioner_id, location_id, template_code, template, start_date, time, status, workflow_id)
+     VALUES ($1, $2, $3, $4, $5, 'virechana-14', '{}', '2030-01-01', '10:00', 'ACTIVE', $6)`,
+    [courseId, f.clinicId, f.patientId, f.practitionerId, f.locationId, `therapy-${courseId}`]);
+  await db().query(
+    `INSERT INTO appointment_series (id, clinic_id, patient_id, practitioner_id, service_id, location_id, rrule, starts_at, timezone, status, workflow_id)
+     VALUES ($1, $2, $3, $4, $5, $6, 'FREQ=WEEKLY;COUNT=2', '2030-01-07T04:30:00Z', 'Asia/Kolkata', 'ACTIVE', $7)`,
+    [seriesId, f.clinicId, f.patientId, f.practitionerId, f.serviceId, f.locationId, `series-${seriesId}`]);
+}
 
 const db = () => stack.deps.dataSource;
 const newIp = () => `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
@@ -220,6 +253,8 @@ beforeAll(async () => {
   const mfaToken = await login(api, mfaUser.email, mfaUser.password);
   mfaUser.secret = ok(await api.post('/api/v1/auth/mfa/totp/enroll', {}, mfaToken), 200, 'enrol').body.secret;
   ok(await api.post('/api/v1/auth/mfa/totp/activate', { code: totpAt(base32Decode(mfaUser.secret), Date.now()) }, mfaToken), 200, 'activate');
+  await journeyRows(a, journeys.aCourse, journeys.aSeries);
+  await journeyRows(b, journeys.bCourse, journeys.bSeries);
 }, 120_000);
 afterAll(() => stack?.stop());
 
@@ -331,6 +366,31 @@ const CALLS: Record<string, { call: (role: Role, fresh: string) => Call | Promis
   'POST /api/v1/appointments/:id/complete': { fresh: true, call: (_r, id) => ({ path: `/api/v1/appointments/${id}/complete`, body: {} }) },
   'POST /api/v1/appointments/:id/no-show': { fresh: true, past: true, call: (_r, id) => ({ path: `/api/v1/appointments/${id}/no-show`, body: {} }) },
 
+  'GET /api/v1/therapy-templates': { call: () => ({ path: '/api/v1/therapy-templates' }) },
+  'POST /api/v1/therapy-templates': {
+    call: () => ({ path: '/api/v1/therapy-templates', body: { code: `t-${unique()}`, name: 'Matrix course', phases: [{ phase: 'PRADHANAKARMA', days: 1, serviceCode: 'X' }] }, ok: [201] }),
+  },
+  // The clinic sells no Panchakarma services: an allowed role meets 422 naming the missing service, after the permission check.
+  'POST /api/v1/therapy-series': {
+    call: () => ({ path: '/api/v1/therapy-series', body: { patientId: a.patientId, templateCode: 'virechana-14', locationId: a.locationId, practitionerId: a.practitionerId, startDate: '2030-01-01', time: '10:00' }, ok: [422] }),
+  },
+  'GET /api/v1/therapy-series': { call: () => ({ path: '/api/v1/therapy-series' }) },
+  'GET /api/v1/therapy-series/:id': { call: () => ({ path: `/api/v1/therapy-series/${journeys.aCourse}` }) },
+  'POST /api/v1/therapy-series/:id/pause': { call: () => ({ path: `/api/v1/therapy-series/${journeys.aCourse}/pause`, body: { reason: 'matrix' }, ok: [409] }) },
+  'POST /api/v1/therapy-series/:id/resume': { call: () => ({ path: `/api/v1/therapy-series/${journeys.aCourse}/resume`, body: { date: '2030-02-01' }, ok: [409] }) },
+  'POST /api/v1/therapy-series/:id/cancel': { call: () => ({ path: `/api/v1/therapy-series/${journeys.aCourse}/cancel`, body: { reason: 'matrix' }, ok: [409] }) },
+  'POST /api/v1/therapy-series/:id/sessions/:n/reschedule': { call: () => ({ path: `/api/v1/therapy-series/${journeys.aCourse}/sessions/1/reschedule`, body: { startsAt: nextSlot() }, ok: [409] }) },
+  'POST /api/v1/therapy-series/:id/sessions/:n/skip': { call: () => ({ path: `/api/v1/therapy-series/${journeys.aCourse}/sessions/1/skip`, body: { reason: 'matrix' }, ok: [409] }) },
+  // An unknown service: 422 after the permission check (no therapy worker runs here).
+  'POST /api/v1/appointment-series': {
+    call: () => ({ path: '/api/v1/appointment-series', body: { patientId: a.patientId, practitionerId: a.practitionerId, serviceId: randomUUID(), locationId: a.locationId, startsAt: nextSlot(), rrule: 'FREQ=WEEKLY;COUNT=2' }, ok: [422] }),
+  },
+  'GET /api/v1/appointment-series': { call: () => ({ path: '/api/v1/appointment-series' }) },
+  'GET /api/v1/appointment-series/:id': { call: () => ({ path: `/api/v1/appointment-series/${journeys.aSeries}` }) },
+  'POST /api/v1/appointment-series/:id/skip': { call: () => ({ path: `/api/v1/appointment-series/${journeys.aSeries}/skip`, body: { startsAt: '2030-01-07T04:30:00Z' }, ok: [409] }) },
+  'POST /api/v1/appointment-series/:id/cancel': { call: () => ({ path: `/api/v1/appointment-series/${journeys.aSeries}/cancel`, body: {}, ok: [409] }) },
+  'PATCH /api/v1/appointment-series/:id': { call: () => ({ path: `/api/v1/appointment-series/${journeys.aSeries}`, body: { rrule: 'FREQ=WEEKLY;COUNT=3' }, ok: [409] }) },
+
   'GET /api/v1/notifications': { call: () => ({ path: '/api/v1/notifications' }) },
   'GET /api/v1/audit-logs': { call: () => ({ path: '/api/v1/audit-logs' }) },
   'GET /api/v1/audit-logs/verify': { call: () => ({ path: '/api/v1/audit-logs/verify' }) },
@@ -415,6 +475,16 @@ describe('another clinic\'s ids', () => {
     'POST /api/v1/appointments/:id/check-in': { path: () => `/api/v1/appointments/${bAppointmentId}/check-in`, body: {}, status: 404 },
     'POST /api/v1/appointments/:id/complete': { path: () => `/api/v1/appointments/${bAppointmentId}/complete`, body: {}, status: 404 },
     'POST /api/v1/appointments/:id/no-show': { path: () => `/api/v1/appointments/${bAppointmentId}/no-show`, body: {}, status: 404 },
+    'GET /api/v1/therapy-series/:id': { path: () => `/api/v1/therapy-series/${journeys.bCourse}`, status: 404 },
+    'POST /api/v1/therapy-series/:id/pause': { path: () => `/api/v1/therapy-series/${journeys.bCourse}/pause`, body: { reason: 'x' }, status: 404 },
+    'POST /api/v1/therapy-series/:id/resume': { path: () => `/api/v1/therapy-series/${journeys.bCourse}/resume`, body: { date: '2030-02-01' }, status: 404 },
+    'POST /api/v1/therapy-series/:id/cancel': { path: () => `/api/v1/therapy-series/${journeys.bCourse}/cancel`, body: { reason: 'x' }, status: 404 },
+    'POST /api/v1/therapy-series/:id/sessions/:n/reschedule': { path: () => `/api/v1/therapy-series/${journeys.bCourse}/sessions/1/reschedule`, body: { startsAt: nextSlot() }, status: 404 },
+    'POST /api/v1/therapy-series/:id/sessions/:n/skip': { path: () => `/api/v1/therapy-series/${journeys.bCourse}/sessions/1/skip`, body: { reason: 'x' }, status: 404 },
+    'GET /api/v1/appointment-series/:id': { path: () => `/api/v1/appointment-series/${journeys.bSeries}`, status: 404 },
+    'POST /api/v1/appointment-series/:id/skip': { path: () => `/api/v1/appointment-series/${journeys.bSeries}/skip`, body: { startsAt: '2030-01-07T04:30:00Z' }, status: 404 },
+    'POST /api/v1/appointment-series/:id/cancel': { path: () => `/api/v1/appointment-series/${journeys.bSeries}/cancel`, body: {}, status: 404 },
+    'PATCH /api/v1/appointment-series/:id': { path: () => `/api/v1/appointment-series/${journeys.bSeries}`, body: { rrule: 'FREQ=WEEKLY;COUNT=3' }, status: 404 },
   };
 
   it('covers every route with an :id', () => {

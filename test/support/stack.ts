@@ -84,7 +84,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     namespace: config.TEMPORAL_NAMESPACE,
     queues: opts.queues ?? ['booking'],
     activities: createActivities({
-      dataSource, providers, phiKeyring: phiKeysFor(config).ring, log, onAppointmentChanged: createAppointmentInvalidator(redis, log),
+      dataSource, providers, phiKeyring: phiKeysFor(config).ring, log, onAppointmentChanged: createAppointmentInvalidator(redis, log), temporal,
     }),
     workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
     concurrency: config.queueConcurrency,
