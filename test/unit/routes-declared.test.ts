@@ -45,8 +45,8 @@ const OPERATIONS: Record<string, { protection: string; token: boolean }> = {
   'GET /metrics': { protection: 'platform: read Metrics (SUPER_ADMIN, SYSTEM_ADMIN)', token: true },
   'GET /openapi.json': { protection: 'public: the API description', token: false },
   'GET /docs': { protection: 'public: the API description as a page', token: false },
-  'POST /codec/encode': { protection: 'staff who read patient data in some clinic (api/routes/codec.ts), audited', token: true },
-  'POST /codec/decode': { protection: 'staff who read patient data in some clinic (api/routes/codec.ts), audited', token: true },
+  'POST /codec/encode': { protection: 'staff who read patient data in the clinic the payload belongs to; platform payloads for platform roles (api/routes/codec.ts), audited', token: true },
+  'POST /codec/decode': { protection: 'per payload: staff who read patients in its clinic; platform payloads for platform roles; others left sealed (api/routes/codec.ts), audited', token: true },
 };
 
 const key = (method: string, path: string) => `${method.toUpperCase()} ${path}`;
