@@ -7,7 +7,7 @@ import { validate } from './validate';
 import { PLATFORM_NO_CLINIC } from './no-clinic';
 import type { Actor } from '../../shared/permissions';
 import { runInClinic } from '../../shared/db/tenant-context';
-import { recordClinicDenial, recordDenial } from '../commands/audit';
+import { recordAudit, recordClinicDenial, recordDenial } from '../commands/audit';
 import type { RateLimiter } from './rate-limit';
 
 /**
@@ -60,6 +60,12 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
           throw problems.forbidden();
         }
         const result = await def.handler({ params, query, body, deps, ctx, auth: auth!, actor, ability });
+        if (def.audit) {
+          await recordAudit(deps, ctx, {
+            action: def.audit.action, resourceType: def.audit.resourceType, resourceId: auditedResource(params, result.body),
+            clinicId: actor.clinicId, actorUserId: auth?.userId ?? null,
+          });
+        }
         ctx.status = result.status ?? (result.body === undefined ? 204 : 200);
         if (result.body !== undefined) ctx.body = result.body;
         for (const [k, v] of Object.entries(result.headers ?? {})) ctx.set(k, v);
@@ -67,4 +73,10 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
       await (actor.clinicId ? runInClinic(actor.clinicId, run) : run());
     });
   }
+}
+
+/** The `:id` the route acted on, else the id of what it created, else none (a list). */
+function auditedResource(params: unknown, body: unknown): string | null {
+  const id = (params as { id?: unknown } | undefined)?.id ?? (body as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' ? id : null;
 }

@@ -50,6 +50,12 @@ export interface RouteDef<P = any, Q = any, B = any> {
   params?: ZodType<P>;
   query?: ZodType<Q>;
   body?: ZodType<B>;
+  /**
+   * Appends an audit row once the handler has succeeded (SPEC §8: every read and write of patient
+   * data), in the clinic's chain: the resource is the `:id` parameter, else the `id` of the answer
+   * (a creation), else none (a list). For routes whose commands do not audit themselves.
+   */
+  audit?: { action: string; resourceType: string };
   /** Accepts an Idempotency-Key header (journey-creating POSTs). */
   idempotent?: boolean;
   /** Reachable with an enrolment-only token (MFA_REQUIRED_ROLES without TOTP): MFA enrolment and /auth/me. */
