@@ -1,0 +1,185 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import { chromium as playwright, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium';
+import { adminToken, ClinicFixture, createClinic, nextSlot } from '../support/fixtures';
+import { Api, client } from '../support/http';
+import { Stack, startStack } from '../support/stack';
+import { freePort, SEARCH_ATTRIBUTES, SINGLE_PARTITION } from '../support/temporal-server';
+
+/**
+ * Issue 8.11, in a real browser: the Temporal Web UI (the CLI dev server's, as `npm start` runs
+ * it) decodes a booking journey for a signed-in staff member through the API's /codec, and leaves
+ * another clinic's journey encoded. The staff member signs in at /codec/sign-in (the codec session
+ * cookie), and the UI sends that cookie because of its "include cross-origin credentials" codec
+ * setting (a browser setting in the dev server's UI; TEMPORAL_CODEC_INCLUDE_CREDENTIALS on the
+ * production UI server, docker-compose.yml).
+ */
+const chromiumCheck = ensureChromium();
+const describeInBrowser = 'path' in chromiumCheck ? describe : describe.skip;
+if ('missing' in chromiumCheck) console.warn(`Skipping the Web UI browser test: ${chromiumCheck.missing}`);
+
+const REASON = 'Fake patient Zubeida Hakimuddin phoned: fever';
+const SECOND = 1000;
+
+let devServer: ChildProcess | undefined;
+let codecProxy: net.Server | undefined;
+let stack: Stack;
+let api: Api;
+let browser: Browser;
+let uiUrl: string;
+let codecUrl: string;
+let a: ClinicFixture;
+let b: ClinicFixture;
+let journeyA: { id: string; workflowId: string };
+let journeyB: { id: string; workflowId: string };
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * A port for the codec endpoint known before the API listens (the dev server takes the endpoint
+ * at start, the API is started after it): connections are forwarded once the API is up.
+ */
+async function deferredProxy(): Promise<{ port: number; target: (port: number) => void }> {
+  let targetPort = 0;
+  const server = net.createServer((socket) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  codecProxy = server;
+  return { port: (server.address() as net.AddressInfo).port, target: (p) => { targetPort = p; } };
+}
+
+const credentials = (f: ClinicFixture, role: string) => ({ email: `${role.toLowerCase()}-${f.slug}@test.local`, password: `pw-${f.slug}-${role}-long` });
+
+/**
+ * The UI's "Codec Server" browser settings as its settings panel stores them (localStorage, JSON):
+ * this endpoint, "use my browser setting", "include cross-origin credentials".
+ */
+const codecSetting = () => `if (location.origin === ${JSON.stringify(new URL(uiUrl).origin)}) {
+  localStorage.setItem('endpoint', ${JSON.stringify(JSON.stringify(codecUrl))});
+  localStorage.setItem('includeCredentials', 'true');
+  localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
+}`;
+
+/** A browser profile of one staff member: the UI's codec setting stored, signed in through /codec/sign-in. */
+async function signedInAs(f: ClinicFixture, role: string, returnTo: string): Promise<{ context: BrowserContext; page: Page; decodes: number[] }> {
+  const context = await browser.newContext();
+  await context.addInitScript({ content: codecSetting() });
+  const page = await context.newPage();
+  const decodes: number[] = [];
+  page.on('response', (res) => { if (res.url().endsWith('/codec/decode') && res.request().method() === 'POST') decodes.push(res.status()); });
+  await page.goto(`${codecUrl}/sign-in?return=${encodeURIComponent(returnTo)}`);
+  const { email, password } = credentials(f, role);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL((u) => u.toString().startsWith(uiUrl), { timeout: 30 * SECOND }), page.click('#submit')]);
+  return { context, page, decodes };
+}
+
+const workflowPage = (workflowId: string) => `${uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
+
+/** The page's text once the UI has fetched and shown the workflow's input. */
+async function inputText(page: Page, decodes: number[]): Promise<string> {
+  const deadline = Date.now() + 45 * SECOND;
+  for (;;) {
+    const text = await page.innerText('body');
+    if (decodes.length > 0 && /input/i.test(text) && (/appointmentId/.test(text) || /encrypt/i.test(text))) return text;
+    if (Date.now() > deadline) throw new Error(`the workflow's input did not show; decode calls: ${JSON.stringify(decodes)}; page:\n${text.slice(0, 3000)}`);
+    await page.waitForTimeout(500);
+  }
+}
+
+describeInBrowser('Temporal Web UI decodes through the API codec (Chromium)', () => {
+  beforeAll(async () => {
+    const proxy = await deferredProxy();
+    codecUrl = `http://127.0.0.1:${proxy.port}/codec`;
+    const [grpcPort, uiPort] = [await freePort(), await freePort()];
+    uiUrl = `http://127.0.0.1:${uiPort}`;
+    devServer = spawn(process.env.TEMPORAL_CLI_PATH!, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(grpcPort),
+      '--ui-ip', '127.0.0.1', '--ui-port', String(uiPort), '--ui-codec-endpoint', codecUrl, '--log-level', 'error',
+      ...SINGLE_PARTITION, ...SEARCH_ATTRIBUTES.flatMap((s) => ['--search-attribute', `${s}=Keyword`])], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await waitForHttp(uiUrl, 60 * SECOND);
+
+    stack = await startStack({ env: { TEMPORAL_ADDRESS: `127.0.0.1:${grpcPort}`, TEMPORAL_UI_URL: uiUrl } });
+    proxy.target(Number(new URL(stack.baseUrl).port));
+    api = client(stack.baseUrl);
+    const su = await adminToken(api);
+    a = await createClinic(api, su, ['RECEPTIONIST', 'DOCTOR', 'AUDITOR']);
+    b = await createClinic(api, su, ['RECEPTIONIST', 'DOCTOR']);
+    const book = async (f: ClinicFixture) => {
+      const res = await api.post('/api/v1/appointments', {
+        patientId: f.patientId, practitionerId: f.practitionerId, serviceId: f.serviceId, locationId: f.locationId, startsAt: nextSlot(),
+      }, f.tokens.RECEPTIONIST, f.h);
+      expect(res.status).toBe(201);
+      expect((await api.post(`/api/v1/appointments/${res.body.id}/cancel`, { reason: REASON }, f.tokens.RECEPTIONIST, f.h)).status).toBe(200);
+      return res.body as { id: string; workflowId: string };
+    };
+    journeyA = await book(a);
+    journeyB = await book(b);
+
+    browser = await playwright.launch({ executablePath: 'path' in chromiumCheck ? chromiumCheck.path : undefined, args: CHROMIUM_ARGS });
+  }, 180 * SECOND);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+    codecProxy?.close();
+    devServer?.kill('SIGTERM');
+  });
+
+  it("shows a signed-in doctor their clinic's booking input decoded", async () => {
+    const { context, page, decodes } = await signedInAs(a, 'DOCTOR', workflowPage(journeyA.workflowId));
+    try {
+      const text = await inputText(page, decodes);
+      expect(decodes.every((s) => s === 200)).toBe(true);
+      expect(text).toContain('appointmentId');
+      expect(text).toContain(journeyA.id);
+      expect(text).not.toMatch(/could not connect/i);
+    } finally {
+      await context.close();
+    }
+  }, 120 * SECOND);
+
+  it("leaves another clinic's journey encoded for the same doctor", async () => {
+    const { context, page, decodes } = await signedInAs(a, 'DOCTOR', workflowPage(journeyB.workflowId));
+    try {
+      const text = await inputText(page, decodes);
+      expect(decodes.length).toBeGreaterThan(0);
+      expect(text).not.toContain('appointmentId');
+      expect(text).toMatch(/binary\/encrypted|YmluYXJ5L2VuY3J5cHRlZA/);
+    } finally {
+      await context.close();
+    }
+  }, 120 * SECOND);
+
+  it('decodes nothing without a sign-in: the codec answers 401 and the input stays encoded', async () => {
+    const context = await browser.newContext();
+    await context.addInitScript({ content: codecSetting() });
+    try {
+      const page = await context.newPage();
+      const decodes: number[] = [];
+      page.on('response', (res) => { if (res.url().endsWith('/codec/decode') && res.request().method() === 'POST') decodes.push(res.status()); });
+      await page.goto(workflowPage(journeyA.workflowId));
+      const text = await inputText(page, decodes);
+      expect(decodes).toContain(401);
+      expect(text).not.toContain('appointmentId');
+    } finally {
+      await context.close();
+    }
+  }, 120 * SECOND);
+});
