@@ -62,7 +62,8 @@ export async function authenticateCodecCaller(deps: ApiDeps, ctx: Context): Prom
   const cookie = ctx.cookies.get(CODEC_COOKIE);
   if (!cookie) throw problems.unauthorized('Sign in at /codec/sign-in (Web UI), or send a bearer token');
   const origin = ctx.get('origin');
-  if (origin && origin !== new URL(deps.config.TEMPORAL_UI_URL).origin && origin !== ctx.origin) {
+  // The API's own origin spelled out: Koa's ctx.origin echoes the Origin header when there is one.
+  if (origin && origin !== new URL(deps.config.TEMPORAL_UI_URL).origin && origin !== `${ctx.protocol}://${ctx.host}`) {
     throw problems.forbidden('The codec session answers the Temporal Web UI only');
   }
   let claims: jwt.JwtPayload;

@@ -263,4 +263,51 @@ describe('codec endpoint for the Web UI', () => {
     expect(decoded.every((p) => p.metadata!.encoding === JSON_PLAIN)).toBe(true);
     expect(decoded.map((p) => text(p.data)).join('\n')).toContain(REASON);
   });
+
+  describe('codec session cookie for the Web UI', () => {
+    const cookieOf = (res: { headers: Headers }) => /clinic_codec_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1];
+    const withCookie = (cookie: string, headers: Record<string, string> = {}) =>
+      api.call('POST', '/codec/decode', { body: { payloads: encrypted }, headers: { cookie: `clinic_codec_session=${cookie}`, 'x-namespace': 'default', ...headers } });
+
+    it('turns a staff sign-in into an HttpOnly, SameSite=Strict cookie that decodes, dies with the session, and answers the UI origin only', async () => {
+      const email = `doctor-${c.slug}@test.local`;
+      const signIn = await api.post('/api/v1/auth/login', { email, password: `pw-${c.slug}-DOCTOR-long` });
+      expect(signIn.status).toBe(200);
+      const started = await api.call('POST', '/codec/session', { token: signIn.body.accessToken });
+      expect(started.status).toBe(200);
+      const setCookie = started.headers.get('set-cookie')!;
+      expect(setCookie).toMatch(/httponly/i);
+      expect(setCookie).toMatch(/samesite=strict/i);
+      const cookie = cookieOf(started)!;
+      expect(cookie).toEqual(expect.any(String));
+
+      const viaCookie = await withCookie(cookie, { origin: UI_ORIGIN });
+      expect(viaCookie.status).toBe(200);
+      expect(viaCookie.body.payloads.map((p: WirePayload) => text(p.data)).join('\n')).toContain(REASON);
+      expect((await api.call('GET', '/codec/session', { headers: { cookie: `clinic_codec_session=${cookie}` } })).status).toBe(204);
+      // Another site's page cannot ride the cookie; the cookie is no bearer token.
+      expect((await withCookie(cookie, { origin: 'https://evil.example' })).status).toBe(403);
+      expect((await api.get('/api/v1/auth/me', cookie)).status).toBe(401);
+
+      expect((await api.post('/api/v1/auth/logout', { refreshToken: signIn.body.refreshToken })).status).toBeLessThan(300);
+      expect((await withCookie(cookie, { origin: UI_ORIGIN })).status).toBe(401);
+      expect((await api.call('GET', '/codec/session', { headers: { cookie: `clinic_codec_session=${cookie}` } })).status).toBe(401);
+    });
+
+    it('refuses the cookie to roles that may decode nothing, and a forged cookie', async () => {
+      expect((await api.call('POST', '/codec/session', { token: c.tokens.AUDITOR })).status).toBe(403);
+      expect((await withCookie('not.a.jwt')).status).toBe(401);
+      expect((await withCookie(c.tokens.DOCTOR)).status).toBe(401); // an access token is not a codec session
+    });
+
+    it('serves the sign-in page with a strict CSP, returning only to the Web UI', async () => {
+      const page = await api.get('/codec/sign-in?return=https://evil.example/x');
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(page.body).toContain('/codec/sign-in.js');
+      expect(page.body).not.toContain('evil.example');
+      const back = await api.get(`/codec/sign-in?return=${encodeURIComponent(`${UI_ORIGIN}/namespaces/default/workflows/x`)}`);
+      expect(back.body).toContain(`${UI_ORIGIN}/namespaces/default/workflows/x`);
+    });
+  });
 });
