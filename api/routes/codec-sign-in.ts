@@ -11,13 +11,16 @@ const CSP = "default-src 'none'; script-src 'self'; connect-src 'self'; form-act
 
 const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** Where to send the user back: a page of the Web UI, never anywhere else (no open redirect). */
-export function returnUrl(uiUrl: string, requested: unknown): string {
+/**
+ * Where to send the user back: a page of the Web UI, or of the origin this page is served on (the
+ * compose gateway serves it on the UI's origin), never anywhere else (no open redirect).
+ */
+export function returnUrl(uiUrl: string, requested: unknown, selfOrigin: string): string {
   const ui = new URL(uiUrl);
   if (typeof requested === 'string' && requested) {
     try {
-      const target = new URL(requested, ui);
-      if (target.origin === ui.origin) return target.toString();
+      const target = new URL(requested, selfOrigin);
+      if (target.origin === ui.origin || target.origin === selfOrigin) return target.toString();
     } catch {
       // fall through to the UI's home
     }
@@ -87,7 +90,7 @@ export function mountCodecSignIn(router: Router<ApiState>, deps: ApiDeps): void 
   router.get('/codec/sign-in', (ctx) => {
     ctx.set('Content-Security-Policy', CSP);
     ctx.type = 'html';
-    ctx.body = page(returnUrl(deps.config.TEMPORAL_UI_URL, ctx.query.return));
+    ctx.body = page(returnUrl(deps.config.TEMPORAL_UI_URL, ctx.query.return, `${ctx.protocol}://${ctx.host}`));
   });
   router.get('/codec/sign-in.js', (ctx) => {
     ctx.set('Content-Security-Policy', CSP);

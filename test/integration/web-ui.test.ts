@@ -1,7 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
 import { chromium as playwright, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium';
+import { ensureNginx } from '../support/nginx';
 import { adminToken, ClinicFixture, createClinic, nextSlot } from '../support/fixtures';
 import { Api, client } from '../support/http';
 import { Stack, startStack } from '../support/stack';
@@ -14,15 +18,24 @@ import { freePort, SEARCH_ATTRIBUTES, SINGLE_PARTITION } from '../support/tempor
  * cookie), and the UI sends that cookie because of its "include cross-origin credentials" codec
  * setting (a browser setting in the dev server's UI; TEMPORAL_CODEC_INCLUDE_CREDENTIALS on the
  * production UI server, docker-compose.yml).
+ *
+ * Then the production path (issue 8.7): the compose file's own gateway configuration, run by a real
+ * nginx in front of the same UI server and API, lets nobody reach the UI before signing in, and
+ * serves /codec on the UI's origin so the UI decodes with no browser setting at all.
  */
 const chromiumCheck = ensureChromium();
 const describeInBrowser = 'path' in chromiumCheck ? describe : describe.skip;
 if ('missing' in chromiumCheck) console.warn(`Skipping the Web UI browser test: ${chromiumCheck.missing}`);
+const nginxCheck = 'path' in chromiumCheck ? ensureNginx() : { missing: 'no browser' };
+const describeGateway = 'path' in nginxCheck ? describe : describe.skip;
+if ('missing' in nginxCheck) console.warn(`Skipping the Web UI gateway test: ${nginxCheck.missing}`);
 
 const REASON = 'Fake patient Zubeida Hakimuddin phoned: fever';
 const SECOND = 1000;
 
 let devServer: ChildProcess | undefined;
+let gateway: ChildProcess | undefined;
+let gatewayUrl: string;
 let codecProxy: net.Server | undefined;
 let stack: Stack;
 let api: Api;
@@ -104,14 +117,43 @@ async function inputText(page: Page, decodes: number[]): Promise<string> {
   }
 }
 
+/**
+ * docker-compose.yml's gateway server block, verbatim but for addresses: the API and the UI server
+ * on this machine's ports, listening on the gateway's port.
+ */
+function startGateway(nginx: string, port: number, apiPort: number, uiPort: number): ChildProcess {
+  const compose = parseDocument(fs.readFileSync(path.join(__dirname, '..', '..', 'docker-compose.yml'), 'utf8'), { merge: true }).toJS() as {
+    configs: Record<string, { content: string }>;
+  };
+  const server = compose.configs['gateway-nginx'].content.replace(/\$\$/g, '$')
+    .replace(/listen 8080;/, `listen 127.0.0.1:${port};`)
+    .replace(/http:\/\/api:8088/g, `http://127.0.0.1:${apiPort}`)
+    .replace(/http:\/\/temporal-ui:8080/g, `http://127.0.0.1:${uiPort}`);
+  const dir = fs.mkdtempSync(path.join(process.env.TEST_RUN_DIR ?? '/tmp', 'gateway-'));
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`).join('\n  ');
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events {}
+http {
+  access_log off;
+  ${temp}
+${server}
+}
+`);
+  return spawn(nginx, ['-p', dir, '-e', `${dir}/error.log`, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 describeInBrowser('Temporal Web UI decodes through the API codec (Chromium)', () => {
   beforeAll(async () => {
     const proxy = await deferredProxy();
     codecUrl = `http://127.0.0.1:${proxy.port}/codec`;
-    const [grpcPort, uiPort] = [await freePort(), await freePort()];
+    const [grpcPort, uiPort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
     uiUrl = `http://127.0.0.1:${uiPort}`;
+    gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    // The UI server's codec endpoint is the gateway's /codec, as in docker-compose.yml.
     devServer = spawn(process.env.TEMPORAL_CLI_PATH!, ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(grpcPort),
-      '--ui-ip', '127.0.0.1', '--ui-port', String(uiPort), '--ui-codec-endpoint', codecUrl, '--log-level', 'error',
+      '--ui-ip', '127.0.0.1', '--ui-port', String(uiPort), '--ui-codec-endpoint', `${gatewayUrl}/codec`, '--log-level', 'error',
       ...SINGLE_PARTITION, ...SEARCH_ATTRIBUTES.flatMap((s) => ['--search-attribute', `${s}=Keyword`])], { stdio: ['ignore', 'ignore', 'inherit'] });
     await waitForHttp(uiUrl, 60 * SECOND);
 
@@ -133,10 +175,15 @@ describeInBrowser('Temporal Web UI decodes through the API codec (Chromium)', ()
     journeyB = await book(b);
 
     browser = await playwright.launch({ executablePath: 'path' in chromiumCheck ? chromiumCheck.path : undefined, args: CHROMIUM_ARGS });
+    if ('path' in nginxCheck) {
+      gateway = startGateway(nginxCheck.path, gatewayPort, Number(new URL(stack.baseUrl).port), uiPort);
+      await waitForHttp(`${gatewayUrl}/codec/sign-in`, 30 * SECOND);
+    }
   }, 180 * SECOND);
 
   afterAll(async () => {
     await browser?.close();
+    gateway?.kill('SIGTERM');
     await stack?.stop();
     codecProxy?.close();
     devServer?.kill('SIGTERM');
@@ -182,4 +229,45 @@ describeInBrowser('Temporal Web UI decodes through the API codec (Chromium)', ()
       await context.close();
     }
   }, 120 * SECOND);
+
+  describeGateway('behind the compose gateway (nginx with docker-compose.yml\'s configuration)', () => {
+    it('lets nobody reach the UI or its API before signing in', async () => {
+      for (const p of ['/', `/namespaces/default/workflows/${journeyA.workflowId}`, '/api/v1/namespaces', '/api/v1/settings']) {
+        const res = await fetch(`${gatewayUrl}${p}`, { redirect: 'manual' });
+        expect({ p, status: res.status }).toEqual({ p, status: 302 });
+        expect(res.headers.get('location')).toMatch(/^\/codec\/sign-in\?return=/);
+      }
+      // Signed in as a role that may decode nothing: still no UI.
+      const auditor = await api.post('/api/v1/auth/login', credentials(a, 'AUDITOR'));
+      expect((await fetch(`${gatewayUrl}/codec/session`, { method: 'POST', headers: { authorization: `Bearer ${auditor.body.accessToken}` } })).status).toBe(403);
+    });
+
+    it("sends the browser to the sign-in page, then shows the clinic's journey decoded with no codec setting", async () => {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        const decodes: number[] = [];
+        page.on('response', (res) => { if (res.url() === `${gatewayUrl}/codec/decode` && res.request().method() === 'POST') decodes.push(res.status()); });
+        await page.goto(workflowPage(journeyA.workflowId).replace(uiUrl, gatewayUrl));
+        expect(page.url()).toContain(`${gatewayUrl}/codec/sign-in?return=`);
+        const { email, password } = credentials(a, 'DOCTOR');
+        await page.fill('#email', email);
+        await page.fill('#password', password);
+        await Promise.all([page.waitForURL((u) => u.pathname.startsWith('/namespaces/'), { timeout: 30 * SECOND }), page.click('#submit')]);
+        expect(page.url()).toBe(workflowPage(journeyA.workflowId).replace(uiUrl, gatewayUrl));
+        const text = await inputText(page, decodes);
+        expect(decodes.filter((st) => st !== 200)).toEqual([]);
+        expect(text).toContain('appointmentId');
+        expect(text).toContain(journeyA.id);
+
+        await page.goto(workflowPage(journeyB.workflowId).replace(uiUrl, gatewayUrl));
+        decodes.length = 0;
+        const foreign = await inputText(page, decodes);
+        expect(foreign).not.toContain('appointmentId');
+        expect(foreign).toMatch(/binary\/encrypted|YmluYXJ5L2VuY3J5cHRlZA/);
+      } finally {
+        await context.close();
+      }
+    }, 120 * SECOND);
+  });
 });
