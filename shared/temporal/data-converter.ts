@@ -105,7 +105,7 @@ const workflowOf = (context?: SerializationContext): string | null =>
 
 export class EncryptionCodec implements PayloadCodec {
   readonly keys: PayloadKeys;
-  private readonly owners = new Owners(200_000);
+  private readonly owners = new Owners(50_000);
 
   constructor(ring: Keyring, private readonly actingClinic: () => string | null = currentClinicId) {
     this.keys = new PayloadKeys(ring);
