@@ -6,6 +6,7 @@ import { AuditChainAppRoleRls1764230000000 } from './1764230000000-audit-chain-a
 import { FollowUps1764240000000 } from './1764240000000-follow-ups';
 import { BreakGlassGrants1764250000000 } from './1764250000000-break-glass-grants';
 import { AppointmentResources1764260000000 } from './1764260000000-appointment-resources';
+import { AuditAnchors1764262000000 } from './1764262000000-audit-anchors';
 import { MembershipStatus1764263000000 } from './1764263000000-membership-status';
 import { OtpCodeForDelivery1764263100000 } from './1764263100000-otp-code-for-delivery';
 import { MembershipsRls1764263200000 } from './1764263200000-memberships-rls';
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   FollowUps1764240000000,
   BreakGlassGrants1764250000000,
   AppointmentResources1764260000000,
+  AuditAnchors1764262000000,
   MembershipStatus1764263000000,
   OtpCodeForDelivery1764263100000,
   MembershipsRls1764263200000,

@@ -54,7 +54,8 @@ cat <<INFO
 
   API           http://127.0.0.1:$PORT/api/v1
   API docs      http://127.0.0.1:$PORT/docs   (OpenAPI: /openapi.json)
-  Temporal UI   http://127.0.0.1:8233
+  Temporal UI   http://127.0.0.1:8233   (to decode: sign in at http://127.0.0.1:$PORT/codec/sign-in, then in the
+                UI's Codec Server settings use your browser setting with "Include cross-origin credentials")
   Admin login   $BOOTSTRAP_ADMIN_EMAIL / password in .data/admin-password
 
 INFO

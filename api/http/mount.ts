@@ -8,7 +8,7 @@ import { serialise } from './serialise';
 import { PLATFORM_NO_CLINIC } from './no-clinic';
 import type { Actor } from '../../shared/permissions';
 import { runInClinic } from '../../shared/db/tenant-context';
-import { recordClinicDenial, recordDenial } from '../commands/audit';
+import { recordAudit, recordClinicDenial, recordDenial } from '../commands/audit';
 import { withIdempotency } from '../commands/idempotency';
 import type { RateLimiter } from './rate-limit';
 
@@ -68,6 +68,12 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
           ? await withIdempotency(deps, actor, ctx.get('idempotency-key') || undefined, { clinicId: actor.clinicId, body }, def.idempotent,
             (idempotencyKey) => def.handler({ ...input, idempotencyKey }))
           : await def.handler(input);
+        if (def.audit) {
+          await recordAudit(deps, ctx, {
+            action: def.audit.action, resourceType: def.audit.resourceType, resourceId: auditedResource(params, result.body),
+            clinicId: actor.clinicId, actorUserId: auth?.userId ?? null,
+          });
+        }
         const status = result.status ?? (result.body === undefined ? 204 : 200);
         const serialised = serialise(def, status, result.body);
         ctx.status = status;
@@ -78,4 +84,10 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
       await signIn?.succeeded();
     });
   }
+}
+
+/** The `:id` the route acted on, else the id of what it created, else none (a list). */
+function auditedResource(params: unknown, body: unknown): string | null {
+  const id = (params as { id?: unknown } | undefined)?.id ?? (body as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' ? id : null;
 }

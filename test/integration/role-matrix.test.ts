@@ -146,8 +146,9 @@ const OPERATIONS: Record<string, Allowed> = {
   // SYSTEM_ADMIN "read health and metrics".
   'GET /metrics': PLATFORM,
   'GET /health/detailed': PLATFORM,
-  // The payload codec answers to staff who read patient data (api/routes/codec.ts).
-  'POST /codec/decode': STAFF,
+  // The payload codec answers to staff who read patient data, and to SYSTEM_ADMIN for platform
+  // payloads (no clinic, no patient data); each payload opens only for its own readers (api/routes/codec.ts).
+  'POST /codec/decode': [...STAFF, 'SYSTEM_ADMIN'],
 };
 
 // ───────────────────────────── the stack and its members ─────────────────────────────
