@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Keyring } from '../shared/crypto/keyring';
 import { decryptFields } from '../shared/crypto/patient-phi';
+import { openUserPii } from '../shared/crypto/user-pii';
 import type { ContactPoints } from '../shared/notify/channels';
 import type { MessageRequest } from '../workflows/notification-api';
 
@@ -29,7 +30,7 @@ function preferencesFrom(raw: unknown): RecipientPreferences {
 /**
  * The one place that reads a recipient's contact details (PHI) for sending. Patient phone and
  * email are sealed at rest (shared/crypto/patient-phi.ts): only those two fields are opened, here,
- * and they leave this process only towards the provider. A patient is looked up only in the
+ * and they leave this process only towards the provider; an account's (sealed likewise) the same way. A patient is looked up only in the
  * message's clinic (row-level security applies too); a user (OTP) is global. Null when there is no
  * such recipient.
  */
@@ -44,5 +45,8 @@ export async function loadRecipient(db: Db, recipient: MessageRequest['recipient
     return { contact: { phone: text(open.phone), email: text(open.email) }, preferences: preferencesFrom(row.preferences) };
   }
   const [row] = await db.query(`SELECT phone, email FROM users WHERE id = $1 AND status = 'ACTIVE'`, [recipient.id]);
-  return row ? { contact: { phone: text(row.phone), email: text(row.email) }, preferences: {} } : null;
+  if (!row) return null;
+  if (!ring) throw new Error('Notification activities need the PHI keyring to read account contact details');
+  const open = openUserPii(ring, recipient.id, row, ['phone', 'email'] as const);
+  return { contact: { phone: text(open.phone), email: text(open.email) }, preferences: {} };
 }

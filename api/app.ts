@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
 import bodyParser from 'koa-bodyparser';
@@ -7,6 +8,7 @@ import { mountRoutes } from './http/mount';
 import { authenticate } from './http/authenticate';
 import { cors } from './http/cors';
 import { jsonDepthLimit } from './http/json-depth';
+import { jsonBodiesOnly } from './http/json-only';
 import { problems } from './http/problem';
 import { createRateLimiter, RateLimiter } from './http/rate-limit';
 import type { ApiDeps, ApiState } from './http/state';
@@ -18,6 +20,16 @@ import { loadAbility } from '../shared/actor';
 const VERSION = '0.1.0';
 const startedAt = Date.now();
 
+/** Constant-time comparison of `Bearer <token>` with METRICS_TOKEN (unset: no static token is accepted). */
+function isScrapeToken(expected: string | undefined, header: string): boolean {
+  if (!expected) return false;
+  const given = createHash('sha256').update(header).digest();
+  return timingSafeEqual(given, createHash('sha256').update(`Bearer ${expected}`).digest());
+}
+
+/** What GET /openapi.json serves: generated from the route table (the tests check every response against it). */
+export const openApiDocument = () => buildOpenApi(apiRoutes, { title: 'Clinic operations API', version: VERSION });
+
 /** Liveness probes: load balancers poll them, so they are never rate limited. */
 const PROBES = new Set(['/health', '/health/api']);
 
@@ -28,7 +40,7 @@ const PROBES = new Set(['/health', '/health/api']);
  */
 export function buildRouter(deps: ApiDeps, limiter: RateLimiter): Router<ApiState> {
   const router = new Router<ApiState>();
-  const openapi = buildOpenApi(apiRoutes, { title: 'Clinic operations API', version: VERSION });
+  const openapi = openApiDocument();
   const docsPage = renderDocsPage(openapi);
 
   /** Health and metrics details are for platform admins (SPEC §4). */
@@ -49,7 +61,8 @@ export function buildRouter(deps: ApiDeps, limiter: RateLimiter): Router<ApiStat
     ctx.body = report;
   });
   router.get('/metrics', async (ctx) => {
-    await requirePlatformRead(ctx, 'Metrics');
+    // Prometheus presents the static METRICS_TOKEN; people present a platform admin's JWT.
+    if (!isScrapeToken(deps.config.METRICS_TOKEN, ctx.get('authorization'))) await requirePlatformRead(ctx, 'Metrics');
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });
@@ -61,9 +74,11 @@ export function buildRouter(deps: ApiDeps, limiter: RateLimiter): Router<ApiStat
 }
 
 export function createApp(deps: ApiDeps): Koa<ApiState> {
-  // Behind one proxy (load balancer): the client address is the one it appended to X-Forwarded-For;
-  // entries a client wrote there itself are ignored, so they cannot dodge per-IP limits or the audit log.
-  const app = new Koa<ApiState>({ proxy: true, maxIpsCount: 1 });
+  // X-Forwarded-For only from the TRUST_PROXY proxies in front: the client address is the entry the
+  // outermost of them appended, and entries a client wrote itself are ignored; with none, the header
+  // is ignored altogether. Either way a client cannot dodge per-IP limits or forge the audit log's ip.
+  const hops = deps.config.TRUST_PROXY;
+  const app = new Koa<ApiState>({ proxy: hops > 0, maxIpsCount: hops });
   const limiter = createRateLimiter(deps);
   const router = buildRouter(deps, limiter);
 
@@ -76,6 +91,7 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
     if (!ctx.path.startsWith('/api/') && !PROBES.has(ctx.path)) await limiter.enforce(ctx, ctx.path, {});
     await next();
   });
+  app.use(jsonBodiesOnly());
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: deps.config.BODY_LIMIT, strict: true }));
   app.use(jsonDepthLimit(deps.config.BODY_MAX_DEPTH));
   app.use(router.routes());

@@ -9,6 +9,7 @@ import { createDataConverter } from '../shared/temporal/data-converter';
 import { createApp } from './app';
 import { ensureBootstrapAdmin } from './bootstrap';
 import { createMetrics } from './http/metrics';
+import { phiKeysFor } from '../shared/crypto/patient-phi';
 
 async function main() {
   const config = loadConfigOrExit();
@@ -24,7 +25,7 @@ async function main() {
     cache: new Cache(redis, log, metrics, { local: localCacheOptions(config) }),
   };
 
-  await ensureBootstrapAdmin(dataSource, config.BOOTSTRAP_ADMIN_EMAIL, config.BOOTSTRAP_ADMIN_PASSWORD, log);
+  await ensureBootstrapAdmin(dataSource, phiKeysFor(config), config.BOOTSTRAP_ADMIN_EMAIL, config.BOOTSTRAP_ADMIN_PASSWORD, log);
   const server = createServer(createApp(deps).callback());
   server.keepAliveTimeout = 65_000;
   server.listen(config.PORT, () => log.info({ port: config.PORT }, 'api listening'));

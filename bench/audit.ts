@@ -41,6 +41,7 @@ import type { Client } from '@temporalio/client';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../api/app';
 import { ensureBootstrapAdmin } from '../api/bootstrap';
+import { phiKeysFor } from '../shared/crypto/patient-phi';
 import { verifyChain } from '../api/commands/audit';
 import { createMetrics } from '../api/http/metrics';
 import type { ApiDeps } from '../api/http/state';
@@ -199,7 +200,7 @@ async function main(): Promise<number> {
   const on = await startApi(true);
   const off = await startApi(false);
   const admin = { email: 'bench-root@bench.local', password: `pw-${randomUUID()}` };
-  await ensureBootstrapAdmin(on.deps.dataSource, admin.email, admin.password, log);
+  await ensureBootstrapAdmin(on.deps.dataSource, phiKeysFor(on.deps.config), admin.email, admin.password, log);
   note(`seeding ${PATIENTS} patients through the API`);
   const s = await seed(`http://127.0.0.1:${on.port}`, admin);
   const headers = { authorization: `Bearer ${s.token}`, 'x-clinic-id': s.clinicId };

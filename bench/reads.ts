@@ -61,6 +61,7 @@ import type { Client } from '@temporalio/client';
 import { appointmentViewFromRow } from '../activities/appointment-view';
 import { createApp } from '../api/app';
 import { ensureBootstrapAdmin } from '../api/bootstrap';
+import { phiKeysFor } from '../shared/crypto/patient-phi';
 import { createMetrics, Metrics } from '../api/http/metrics';
 import { page } from '../api/http/pagination';
 import type { ApiDeps } from '../api/http/state';
@@ -342,7 +343,7 @@ async function main(): Promise<number> {
   const api = await startApi('api', true);
   const apiL2 = await startApi('api-l2', false);
   const admin = { email: 'bench-root@bench.local', password: `pw-${randomUUID()}` };
-  await ensureBootstrapAdmin(api.deps.dataSource, admin.email, admin.password, log);
+  await ensureBootstrapAdmin(api.deps.dataSource, phiKeysFor(config), admin.email, admin.password, log);
 
   const baseUrl = `http://127.0.0.1:${api.port}`;
   const http0 = jsonClient(baseUrl);

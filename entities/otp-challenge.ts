@@ -8,6 +8,8 @@ export class OtpChallenge {
   @Column({ type: 'text' }) purpose: 'login' | 'mfa';
   @Column({ type: 'text', nullable: true }) channel: 'email' | 'sms' | 'whatsapp' | null;
   @Column({ type: 'bytea', nullable: true, select: false }) codeHash: Buffer | null;
+  /** The code sealed for its delivery, wiped once sent (shared/notify/message-secrets.ts). */
+  @Column({ type: 'text', nullable: true, select: false }) codeSealed: string | null;
   @Column({ type: 'integer', default: 0 }) attempts: number;
   @Column({ type: 'integer', default: 5 }) maxAttempts: number;
   @Column({ type: 'timestamptz' }) expiresAt: Date;

@@ -2,13 +2,19 @@ import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateCol
 
 export type UserStatus = 'ACTIVE' | 'DISABLED';
 
-/** Global identity: one login, many clinic memberships. */
+/**
+ * Global identity: one login, many clinic memberships. Name, email and phone are ciphertext under the
+ * PHI keyring, found through their blind indexes (shared/crypto/user-pii.ts).
+ */
 @Entity('users')
 export class User {
   @PrimaryGeneratedColumn('uuid') id: string;
-  @Column({ type: 'text', unique: true }) email: string;
-  @Column({ type: 'text', unique: true, nullable: true }) phone: string | null;
+  @Column({ type: 'text' }) email: string;
+  @Column({ type: 'text', nullable: true }) phone: string | null;
   @Column({ type: 'text' }) name: string;
+  @Column({ type: 'bytea', unique: true, select: false }) emailIndex: Buffer;
+  @Column({ type: 'bytea', unique: true, nullable: true, select: false }) phoneIndex: Buffer | null;
+  @Column({ type: 'text', select: false }) piiKeyId: string;
   @Column({ type: 'text', nullable: true, select: false }) passwordHash: string | null;
   @Column({ type: 'text', default: 'ACTIVE' }) status: UserStatus;
   /** TOTP secrets, sealed with the PHI keyring (AAD names the user); pending until activated. */

@@ -4,9 +4,11 @@ import { progressReporter } from '../shared/cli/progress';
 import { loadConfigOrExit } from '../shared/config';
 import { parseKeyring } from '../shared/crypto/keyring';
 import { rotatePatientKeys } from '../shared/crypto/rotate-patient-keys';
+import { rotateUserKeys } from '../shared/crypto/user-pii';
 import { createAppDataSource } from '../shared/db/data-source';
 
-const USAGE = `Re-encrypts patient PHI still under an older key with the current (last) key of PHI_ENCRYPTION_KEYS.
+const USAGE = `Re-encrypts patient PHI and accounts' names, emails and phones still under an older key with the
+current (last) key of PHI_ENCRYPTION_KEYS (accounts only in a run without --clinic).
 
   node dist/scripts/rotate-phi-keys.js [--batch-size 500] [--clinic <clinic id>]
   npm run rotate-keys -- [options]
@@ -68,6 +70,11 @@ async function main(): Promise<number> {
       return EXIT.rowsLeft;
     }
     process.stderr.write(`done: ${result.processed} re-encrypted; every patient is under key ${ring.currentId}\n`);
+    if (clinicId.data) return EXIT.done;
+    // Accounts (names, emails, phones) are not clinic data: only a whole run re-seals them.
+    const users = await rotateUserKeys(ds, ring, { batchSize: batchSize.data, signal: stop.signal });
+    if (stop.signal.aborted) return EXIT.interrupted;
+    process.stderr.write(`done: ${users} accounts re-encrypted; every account is under key ${ring.currentId}\n`);
     return EXIT.done;
   } finally {
     await ds.destroy();

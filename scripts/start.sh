@@ -33,9 +33,8 @@ if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
   export TEMPORAL_ADDRESS=127.0.0.1:7233
   temporal_bin="$(bash scripts/temporal-cli.sh)"
   if ! "$temporal_bin" operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; then
-    server_args=(); for name in ClinicId PatientId PractitionerId AppointmentId JourneyKind; do server_args+=(--search-attribute "$name=Keyword"); done
-    # One task-queue partition suits a single machine (fewer missed polls, lower tail latency).
-    server_args+=(--dynamic-config-value matching.numTaskqueueReadPartitions=1 --dynamic-config-value matching.numTaskqueueWritePartitions=1)
+    # Search attributes, SQLite pragmas (WAL, synchronous=normal) and one task-queue partition: one list, shared with the benchmarks.
+    mapfile -t server_args < <(grep -v '^#' scripts/temporal-dev-server.args | grep -v '^$')
     "$temporal_bin" server start-dev --db-filename .data/temporal.db --ip 127.0.0.1 --port 7233 --ui-port 8233 \
       --ui-codec-endpoint "http://127.0.0.1:$PORT/codec" \
       "${server_args[@]}" --log-level warn > .data/temporal.log 2>&1 &
@@ -65,7 +64,8 @@ cat <<INFO
 
   API           http://127.0.0.1:$PORT/api/v1
   API docs      http://127.0.0.1:$PORT/docs   (OpenAPI: /openapi.json)
-  Temporal UI   http://127.0.0.1:8233
+  Temporal UI   http://127.0.0.1:8233   (to decode: sign in at http://127.0.0.1:$PORT/codec/sign-in, then in the
+                UI's Codec Server settings use your browser setting with "Include cross-origin credentials")
   Admin login   $BOOTSTRAP_ADMIN_EMAIL / password in .data/admin-password
 
 INFO

@@ -31,6 +31,10 @@ const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
+  // Longest an HTTP request waits on a workflow (update, query); past it the answer is 504 and the work may still finish.
+  WORKFLOW_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000),
+  // Static bearer token Prometheus scrapes /metrics with (no JWT); unset: only platform admins' tokens read /metrics.
+  METRICS_TOKEN: blankAsUnset(z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)')),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
   JWT_ISSUER: z.string().min(1).default('clinic-backend'),
   JWT_AUDIENCE: z.string().min(1).default('clinic-api'),
@@ -71,9 +75,19 @@ const configSchema = z.object({
   // Password and code sign-in (login, MFA and OTP verification): much stricter, per IP and per account.
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
   RATE_LIMIT_LOGIN_PER_IP: z.coerce.number().int().min(1).default(100),
+  // Per account: consecutive FAILED sign-ins that lock it for RATE_LIMIT_LOGIN_WINDOW_SECONDS (a success starts over) ...
   RATE_LIMIT_LOGIN_PER_IDENTIFIER: z.coerce.number().int().min(1).default(10),
+  // ... free of delay for the first BACKOFF_AFTER failures, then a wait after each one: BASE, 2×BASE, 4×BASE ... seconds.
+  RATE_LIMIT_LOGIN_BACKOFF_AFTER: z.coerce.number().int().min(0).default(3),
+  RATE_LIMIT_LOGIN_BACKOFF_BASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(2),
+  // Proxies in front of the API that append X-Forwarded-For; 0: none, the client address is the connection's.
+  TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   // How long a break-glass grant lets a clinician read a patient outside their normal rights.
   BREAK_GLASS_MINUTES: z.coerce.number().int().min(5).max(1440).default(60),
+  // The maintenance schedule (workers serving `maintenance` create it): how often it purges, and how long after
+  // expiry (sessions, OTP challenges) or creation (idempotency keys) a row is removed.
+  MAINTENANCE_PURGE_EVERY_MINUTES: z.coerce.number().int().min(1).max(1440).default(60),
+  MAINTENANCE_PURGE_GRACE_HOURS: z.coerce.number().int().min(1).max(8760).default(24),
   WORKER_TASK_QUEUES: csvOf(TASK_QUEUES).default([...TASK_QUEUES]),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(1).default(100),

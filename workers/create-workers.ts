@@ -4,7 +4,7 @@ import type { Config, TaskQueue } from '../shared/config';
 import type { Logger } from '../shared/logger';
 
 /** Which workflow types run on which queue; activities are registered on every queue this process serves. */
-const QUEUES_WITH_WORKFLOWS: readonly TaskQueue[] = ['booking', 'notifications', 'payments'];
+const QUEUES_WITH_WORKFLOWS: readonly TaskQueue[] = ['booking', 'therapy', 'notifications', 'payments', 'maintenance'];
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -18,6 +18,8 @@ export interface WorkerSetup {
   shutdownGraceSeconds: number;
   /** The payload codec (and failure converter) shared with every client: see shared/temporal/data-converter.ts. */
   dataConverter: DataConverter;
+  /** Tests: error types that fail the workflow instead of its task (e.g. NondeterminismError). */
+  workflowFailureErrorTypes?: WorkerOptions['workflowFailureErrorTypes'];
   log?: Logger;
 }
 
@@ -42,6 +44,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         // queue: autoscaling pollers follow the backlog instead of the default 8:2 sticky split.
         workflowTaskPollerBehavior: { type: 'autoscaling' },
         shutdownGraceTime: `${setup.shutdownGraceSeconds}s`,
+        ...(setup.workflowFailureErrorTypes ? { workflowFailureErrorTypes: setup.workflowFailureErrorTypes } : {}),
       };
       return Worker.create(options);
     }),

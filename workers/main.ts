@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { DefaultLogger, LogLevel, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createAppointmentInvalidator } from '../shared/cache';
@@ -10,6 +11,7 @@ import { createLogger } from '../shared/logger';
 import { createRedis } from '../shared/redis';
 import { createDataConverter } from '../shared/temporal/data-converter';
 import { createStripe } from '../shared/payments/stripe';
+import { ensurePurgeSchedule } from '../shared/temporal/maintenance-schedule';
 import { closeProviders, createProviders } from '../shared/notify/providers';
 import { createWorkers } from './create-workers';
 
@@ -30,13 +32,16 @@ async function main() {
   const providers = createProviders(config);
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+  const dataConverter = createDataConverter(config.PHI_ENCRYPTION_KEYS);
+  // Courses and series change their appointments through the appointments' own journeys (updates).
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const bundlePath = path.resolve(__dirname, '..', 'workflow-bundle.js');
   const workers = await createWorkers({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     queues: config.WORKER_TASK_QUEUES,
     activities: createActivities({
-      dataSource, providers, phiKeyring: phiKeysFor(config).ring, stripe: createStripe({ secretKey: config.STRIPE_SECRET_KEY, apiBase: config.STRIPE_API_BASE }), log: log.child({ component: 'activities' }),
+      dataSource, providers, phiKeyring: phiKeysFor(config).ring, stripe: createStripe({ secretKey: config.STRIPE_SECRET_KEY, apiBase: config.STRIPE_API_BASE }), log: log.child({ component: 'activities' }), temporal,
       // Appointment changes retire cached availability, day views and dashboards in every API process.
       onAppointmentChanged: createAppointmentInvalidator(redis, log.child({ component: 'cache' })),
     }),
@@ -44,9 +49,14 @@ async function main() {
     concurrency: config.queueConcurrency,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     shutdownGraceSeconds: config.WORKER_SHUTDOWN_GRACE_SECONDS,
-    dataConverter: createDataConverter(config.PHI_ENCRYPTION_KEYS),
+    dataConverter,
     log,
   });
+
+  if (config.WORKER_TASK_QUEUES.includes('maintenance')) {
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: createDataConverter(config.PHI_ENCRYPTION_KEYS) });
+    await ensurePurgeSchedule(client, { everyMinutes: config.MAINTENANCE_PURGE_EVERY_MINUTES, graceHours: config.MAINTENANCE_PURGE_GRACE_HOURS }, log);
+  }
 
   // Worker.run() installs SIGINT/SIGTERM handlers that drain in-flight tasks before resolving.
   log.info({ queues: config.WORKER_TASK_QUEUES }, 'workers polling');

@@ -104,6 +104,9 @@ export interface BookingStatus {
   practitionerId?: string | null;
   /** Reminders armed for the current time, and whether each went out. */
   reminders?: { key: string; at: string; sent: boolean }[];
+  /** The service kind's instructions before the visit and after its completion (SERIAL_JOURNEY_PATCH journeys). */
+  preparation?: { key: string; at: string; sent: boolean }[];
+  afterCare?: { key: string; at: string; sent: boolean }[];
   noShowAt?: string | null;
   /** Successful reschedules so far; each re-arms the reminders. */
   reschedules?: number;

@@ -1,21 +1,47 @@
-import { ActivityFailure, ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { allHandlersFinished, condition, ParentClosePolicy, patched, proxyLocalActivities, setHandler, startChild } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TemporalFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  allHandlersFinished, condition, ParentClosePolicy, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, startChild,
+} from '@temporalio/workflow';
 import type { BookingActivities } from '../activities/booking';
-import type { JourneyActivities, JourneyPlan } from '../activities/journey';
+import type { AppointmentMessage, JourneyActivities, JourneyPlan } from '../activities/journey';
+import type { NotificationActivities } from '../activities/notifications';
+import { parseRescheduleSignal } from '../shared/journey/signals';
+import { MOVABLE_STATUSES, nextStep, sleepFor, Step, stepAction, TERMINAL_STATUSES } from '../shared/journey/steps';
 import {
   ActorRequest, AppointmentView, BOOKING_TASK_QUEUE, BookingFailure, BookingInput, BookingPhase, BookingStatus, BookRequest, bookUpdate,
   CancelRequest, cancelUpdate, checkInUpdate, CompleteRequest, completeUpdate, noShowUpdate, PractitionerUnavailableNotice,
   practitionerUnavailableSignal, RescheduleError, RescheduleRequest, rescheduleSignal, rescheduleUpdate, statusQuery,
 } from './booking-api';
+import { DURABLE_JOURNEY_PATCH, legacyBooking } from './booking-legacy';
 import type { followUp } from './follow-up';
 import { followUpWorkflowId } from './follow-up-api';
-import { sendMessage } from './messages';
+import { JOURNEY_MESSAGE_ATTEMPTS, NOTIFICATIONS_TASK_QUEUE, NotificationFailure } from './notification-api';
 import { paymentSettledSignal, type PaymentSettledNotice } from './payment-api';
 import { startPaymentJourney } from './payment-start';
 import { SA } from './search-attributes';
 
-// Database writes and reads on the caller's critical path: local activities avoid a task-queue
-// round trip while keeping retries and history.
+export { DURABLE_JOURNEY_PATCH };
+
+/**
+ * Journeys started since this patch run the code below; earlier ones replay legacyBooking
+ * (workflows/booking-legacy.ts) unchanged. What changed in the workflow's shape:
+ * - one coroutine issues every command: update and signal handlers only queue a request and wait
+ *   for its answer, the body serves the requests one at a time (no handler runs an activity);
+ * - the `book` update's workflow task holds only the INSERT (a local activity) and schedules the
+ *   confirmation; the plan is made in the next workflow task, after the reply;
+ * - messages are activities of the journey on the notifications queue, not child workflows;
+ * - the service kind's preparation and after-care instructions and its default follow-up.
+ */
+export const SERIAL_JOURNEY_PATCH = 'serial-appointment-journey';
+/** Journeys since this patch start the payment journey that holds (and releases) an unpaid booking. */
+export const PAYMENT_HOLD_PATCH = 'payment-hold-journey';
+
+// Database writes and reads: local activities avoid a task-queue round trip while keeping retries and
+// history. Only the body calls them, one at a time (see SERIAL_JOURNEY_PATCH).
+// Unbounded: the journey's own steps (plan, no-show) must outlast a database outage, since giving
+// up would end an appointment's journey for good. What never heals cannot loop: refusals are
+// BookingFailure types and data errors are non-retryable (activities/data-errors.ts), and a caller
+// waiting on an update has the API's deadline (WORKFLOW_CALL_TIMEOUT_MS).
 const db = proxyLocalActivities<BookingActivities & JourneyActivities>({
   startToCloseTimeout: '10 seconds',
   retry: {
@@ -26,28 +52,53 @@ const db = proxyLocalActivities<BookingActivities & JourneyActivities>({
   },
 });
 
-/**
- * Journeys recorded before this patch only book and cancel; they replay that way and never get
- * reminders, messages or a no-show timer. Journeys started since take the durable path.
- */
-export const DURABLE_JOURNEY_PATCH = 'durable-appointment-journey';
-/** Journeys since this patch start the payment journey that holds (and releases) an unpaid booking. */
-export const PAYMENT_HOLD_PATCH = 'payment-hold-journey';
+// Providers go down for minutes: back off up to a minute between tries (about two minutes over
+// JOURNEY_MESSAGE_ATTEMPTS); the activity dead-letters the row on its last attempt.
+const notify = proxyActivities<JourneyActivities>({
+  taskQueue: NOTIFICATIONS_TASK_QUEUE,
+  // Each provider call has its own deadline (NOTIFY_PROVIDER_TIMEOUT_MS); up to three channels per attempt.
+  startToCloseTimeout: '45 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: JOURNEY_MESSAGE_ATTEMPTS,
+    nonRetryableErrorTypes: Object.values(NotificationFailure),
+  },
+});
 
-const TERMINAL = new Set(['CANCELLED', 'COMPLETED', 'NO_SHOW']);
-/** Not yet checked in and not ended: the visit can still move, and still be missed. */
-const MOVABLE = new Set(['PENDING_PAYMENT', 'CONFIRMED']);
+// Dead-letters a message whose last attempt timed out (the activity could not do it itself): a
+// database write, retried for about ten minutes, then given up (the row stays PENDING, visible as such).
+const { markNotificationUndelivered } = proxyActivities<NotificationActivities>({
+  taskQueue: NOTIFICATIONS_TASK_QUEUE,
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 15 },
+});
+
 /** A workflow started without its `book` update (it should not happen) does not linger. */
 const BOOK_DEADLINE = '5 minutes';
 const DAY_MS = 86_400_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
 
 /** Workflow time: the sandbox's clock reads the current workflow task's start time, the same on replay. */
 const now = () => new Date().getTime();
 
-type Step = { kind: 'reminder' | 'noShow'; key: string; at: number };
-interface Message { seq: number; template: string; startsAt: string; params: Record<string, string> }
+type Request =
+  | { kind: 'book'; body: BookRequest }
+  | { kind: 'cancel'; body: CancelRequest }
+  | { kind: 'reschedule'; body: RescheduleRequest }
+  | { kind: 'rescheduleSignal'; body: unknown }
+  | { kind: 'checkIn' | 'noShow'; body: ActorRequest }
+  | { kind: 'complete'; body: CompleteRequest }
+  | { kind: 'leave'; body: PractitionerUnavailableNotice }
+  | { kind: 'paymentSettled'; body: PaymentSettledNotice };
+
+/** A queued request; `answer` is set by the body, which wakes the update handler waiting for it. */
+interface Pending {
+  request: Request;
+  answer?: { value: AppointmentView | null } | { error: TemporalFailure };
+}
+
+interface QueuedMessage { seq: number; template: string; startsAt: string; params: Record<string, string> }
 
 const refused = (type: keyof typeof BookingFailure, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
@@ -57,30 +108,25 @@ function refusalOf(err: unknown): ApplicationFailure | null {
   return cause instanceof ApplicationFailure && cause.type && cause.type in BookingFailure ? cause : null;
 }
 
-/** A signal's payload comes from a person at a CLI: check it as untrusted input. */
-function parseRescheduleSignal(raw: unknown): RescheduleRequest | string {
-  const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
-  if (typeof r.actorUserId !== 'string' || !UUID.test(r.actorUserId)) return 'actorUserId must be the id of the staff user rescheduling';
-  if (typeof r.startsAt !== 'string' || !INSTANT.test(r.startsAt) || Number.isNaN(Date.parse(r.startsAt))) return 'startsAt must be an ISO 8601 instant with offset';
-  if (r.practitionerId !== undefined && (typeof r.practitionerId !== 'string' || !UUID.test(r.practitionerId))) return 'practitionerId must be a practitioner id';
-  return { actorUserId: r.actorUserId, startsAt: r.startsAt, ...(r.practitionerId ? { practitionerId: r.practitionerId as string } : {}) };
-}
-
 class Journey {
   phase: BookingPhase = 'AWAITING_BOOKING';
   appointment: AppointmentView | null = null;
   private plan: JourneyPlan | null = null;
-  /** The stamp the plan was made for: a plan for another time or status is not acted on. */
-  private plannedFor = '';
+  /** The revision (visit time) the plan was made for: a plan for another time is not acted on. */
+  private plannedFor = -1;
   /** Bumped by every successful reschedule: reminders and the no-show deadline follow the new time. */
   private revision = 0;
-  /** When the visit got its current time: reminders already due then are skipped. */
+  /** When the visit got its current time: steps already due then are skipped. */
   private armedAt = 0;
-  /** Steps taken, as `<revision>:<key>`: each reminder of a given time goes out once. */
+  /** Steps taken, as `<revision>:<key>`: each step of a given time is taken once. */
   private readonly done = new Set<string>();
-  private readonly outbox: Message[] = [];
+  private readonly inbox: Pending[] = [];
+  private readonly outbox: QueuedMessage[] = [];
   private messages = 0;
-  private busy = false;
+  /** Message activities scheduled and not yet settled; the journey ends only when none is. */
+  private messagesInFlight = 0;
+  /** Messages whose activity failed without dead-lettering the row (its last attempt timed out). */
+  private readonly undelivered: QueuedMessage[] = [];
   private lastRescheduleError: RescheduleError | null = null;
   private offeredSlot: { startsAt: string; endsAt: string } | null = null;
   private followUp: CompleteRequest | null = null;
@@ -88,29 +134,29 @@ class Journey {
   /** Leaves already acted on (the API re-sends every overlapping leave when a schedule is saved again). */
   private readonly handledLeaves = new Set<string>();
 
-  constructor(private readonly input: BookingInput, readonly durable: boolean) {}
+  constructor(private readonly input: BookingInput) {}
 
   get ended(): boolean {
-    return this.appointment !== null && TERMINAL.has(this.appointment.status);
+    return this.appointment !== null && TERMINAL_STATUSES.has(this.appointment.status);
   }
 
   private get ids() {
     return { appointmentId: this.input.appointmentId, clinicId: this.input.clinicId };
   }
 
-  /** Status and time as the journey knows them: a change here wakes the body to plan again. */
-  private get stamp(): string {
-    return `${this.appointment?.status}:${this.revision}`;
-  }
+  private taken = (key: string) => this.done.has(`${this.revision}:${key}`);
 
   status(): BookingStatus {
-    const basic = { phase: this.phase, appointmentStatus: this.appointment?.status ?? null, version: this.appointment?.version ?? null };
-    if (!this.durable) return basic;
+    const sent = (steps: { key: string; at: string }[] | undefined) => (steps ?? []).map((s) => ({ key: s.key, at: s.at, sent: this.taken(s.key) }));
     return {
-      ...basic,
+      phase: this.phase,
+      appointmentStatus: this.appointment?.status ?? null,
+      version: this.appointment?.version ?? null,
       startsAt: this.appointment?.startsAt ?? null,
       practitionerId: this.appointment?.practitionerId ?? null,
-      reminders: (this.plan?.reminders ?? []).map((r) => ({ ...r, sent: this.done.has(`${this.revision}:${r.key}`) })),
+      reminders: sent(this.plan?.reminders),
+      preparation: sent(this.plan?.preparation),
+      afterCare: sent(this.plan?.afterCare),
       noShowAt: this.plan?.noShowAt ?? null,
       reschedules: this.revision,
       lastRescheduleError: this.lastRescheduleError,
@@ -132,225 +178,216 @@ class Journey {
 
   assertMovable(): void {
     this.assertOpen();
-    if (!MOVABLE.has(this.appointment!.status)) throw refused('NOT_RESCHEDULABLE', `Appointment is ${this.appointment!.status}`);
+    if (!MOVABLE_STATUSES.has(this.appointment!.status)) throw refused('NOT_RESCHEDULABLE', `Appointment is ${this.appointment!.status}`);
   }
 
-  // ───────────── handlers ─────────────
+  // ───────────── handlers: queue, then wait for the body's answer ─────────────
 
-  async book(request: BookRequest): Promise<AppointmentView> {
+  async ask(request: Request): Promise<AppointmentView> {
+    const pending: Pending = { request };
+    this.inbox.push(pending);
+    await condition(() => pending.answer !== undefined);
+    const answer = pending.answer!;
+    if ('error' in answer) throw answer.error;
+    return answer.value!;
+  }
+
+  /** A signal cannot be answered: the body acts on it, refusals go to the status query. */
+  notice(request: Request): void {
+    this.inbox.push({ request });
+  }
+
+  // ───────────── the body ─────────────
+
+  async run(): Promise<BookingStatus> {
+    if (this.input.adopted) await this.adopt();
+    // The `book` update came with the start: it is queued already, and no deadline timer is needed.
+    else if (this.inbox.length === 0 && !(await condition(() => this.inbox.length > 0, BOOK_DEADLINE))) this.phase = 'NOT_BOOKED';
+    await this.serveInbox();
+    if (this.phase === 'BOOKED') {
+      // The `book` reply goes out when this workflow task completes: it holds the INSERT and the
+      // confirmation's scheduling, nothing that waits. The plan (a local activity) comes in the next task.
+      this.sendOutbox();
+      await sleep(1);
+      // An unpaid booking is held by its payment journey, which releases it when the clinic's hold runs out.
+      if (this.appointment?.status === 'PENDING_PAYMENT' && patched(PAYMENT_HOLD_PATCH)) await startPaymentJourney(this.appointment);
+      await this.live();
+      this.phase = 'ENDED';
+    }
+    await this.finish();
+    return this.status();
+  }
+
+  /** Until the visit ends (and after a completion, until its after-care is sent). */
+  private async live(): Promise<void> {
+    for (;;) {
+      await this.serveInbox();
+      this.sendOutbox();
+      this.deadLetterUndelivered();
+      if (this.ended && this.appointment!.status !== 'COMPLETED') return;
+      // The plan depends on the visit's time only (steps are chosen by status): a check-in or a
+      // completion needs none, a completion's after-care is in the plan already.
+      if (this.plannedFor !== this.revision && (!this.ended || !this.plan)) {
+        await this.replan();
+        continue;
+      }
+      const step = nextStep(this.appointment!.status, this.plan, this.taken);
+      if (!step && this.ended) return;
+      if (step && step.at <= now()) {
+        await this.take(step);
+        continue;
+      }
+      const woken = () => this.inbox.length > 0 || this.outbox.length > 0 || this.undelivered.length > 0;
+      const timeout = sleepFor(step, now());
+      if (timeout === undefined) await condition(woken);
+      else await condition(woken, timeout);
+    }
+  }
+
+  /** The follow-up, the last messages, and every request still queued answered. */
+  private async finish(): Promise<void> {
+    await this.startFollowUp();
+    for (;;) {
+      await this.serveInbox();
+      this.sendOutbox();
+      this.deadLetterUndelivered();
+      if (this.messagesInFlight === 0 && this.outbox.length === 0 && this.inbox.length === 0) break;
+      await condition(() => this.inbox.length > 0 || this.outbox.length > 0 || this.undelivered.length > 0 || this.messagesInFlight === 0);
+    }
+    await condition(allHandlersFinished);
+  }
+
+  private async serveInbox(): Promise<void> {
+    for (let p = this.inbox.shift(); p; p = this.inbox.shift()) {
+      try {
+        p.answer = { value: await this.perform(p.request) };
+      } catch (err) {
+        // Anything but a Temporal failure is a bug in this code: fail the workflow task (it is retried after a fix).
+        if (!(err instanceof TemporalFailure)) throw err;
+        p.answer = { error: err };
+      }
+    }
+  }
+
+  private async perform(r: Request): Promise<AppointmentView | null> {
+    switch (r.kind) {
+      case 'book': return this.book(r.body);
+      case 'cancel': return this.cancel(r.body);
+      case 'reschedule': return this.reschedule(r.body);
+      case 'rescheduleSignal': return this.rescheduleBySignal(r.body);
+      case 'checkIn': return this.change(() => db.checkInAppointment({ ...r.body, ...this.ids }));
+      case 'noShow': return this.change(() => db.markNoShow({ ...r.body, ...this.ids }));
+      case 'complete': {
+        const a = await this.change(() => db.completeAppointment({ ...r.body, ...this.ids }));
+        this.followUp = r.body;
+        return a;
+      }
+      case 'leave': return this.practitionerUnavailable(r.body);
+      case 'paymentSettled': return this.followPayment(r.body);
+    }
+  }
+
+  private async book(request: BookRequest): Promise<AppointmentView> {
     // A replayed request (same Idempotency-Key) gets the booking already made.
     if (this.appointment) return this.appointment;
+    if (this.phase !== 'AWAITING_BOOKING') throw refused('NOT_FOUND', 'This booking journey has ended');
     try {
       this.appointment = await db.bookAppointment({ ...request, ...this.ids });
-      this.armedAt = now();
-      this.phase = 'BOOKED';
-      return this.appointment;
     } catch (err) {
       this.phase = 'NOT_BOOKED';
       throw err;
     }
+    this.armedAt = now();
+    this.phase = 'BOOKED';
+    if (this.appointment.status === 'CONFIRMED') this.tell('appointment-confirmed');
+    return this.appointment;
+  }
+
+  /** The payment journey changed the row (paid → CONFIRMED, hold expired → CANCELLED): follow it and tell the patient. */
+  private async followPayment(notice: PaymentSettledNotice): Promise<null> {
+    if (!this.appointment || this.ended) return null;
+    const before = this.appointment.status;
+    this.appointment = await db.loadAppointment(this.ids);
+    if (this.appointment.status === 'CONFIRMED' && before !== 'CONFIRMED') this.tell('appointment-confirmed');
+    if (this.appointment.status === 'CANCELLED' && before !== 'CANCELLED') this.tell(notice?.outcome === 'HOLD_EXPIRED' ? 'appointment-hold-expired' : 'appointment-cancelled');
+    return null;
   }
 
   /** A booking another journey made (a follow-up): take the row as it is. */
-  async adopt(): Promise<void> {
+  private async adopt(): Promise<void> {
     this.appointment = await db.loadAppointment(this.ids);
     this.armedAt = now();
     this.phase = 'BOOKED';
+    if (this.appointment.status === 'CONFIRMED') this.tell('appointment-confirmed');
   }
 
-  async cancel(request: CancelRequest): Promise<AppointmentView> {
-    return this.exclusively(async () => {
-      if (this.ended) throw refused('NOT_CANCELLABLE', `Appointment is ${this.appointment!.status}`);
-      this.appointment = await db.cancelAppointment({ ...request, ...this.ids });
-      this.tell('appointment-cancelled');
-      return this.appointment;
-    });
+  private async change(write: () => Promise<AppointmentView>): Promise<AppointmentView> {
+    this.assertOpenOrRefuse();
+    return (this.appointment = await write());
   }
 
-  async reschedule(request: RescheduleRequest): Promise<AppointmentView> {
-    return this.exclusively(async () => {
-      try {
-        this.assertMovable();
-      } catch (err) {
-        this.recordRefusal(err, request.startsAt);
-        throw err;
-      }
-      return this.move(request);
-    });
+  /** Validators ran when the request was accepted; a request queued behind another re-checks here. */
+  private assertOpenOrRefuse(): void {
+    if (!this.appointment) throw refused('NOT_FOUND', 'Nothing is booked yet');
+    if (this.ended) throw refused('INVALID_TRANSITION', `Appointment is ${this.appointment.status}`);
+  }
+
+  private async cancel(request: CancelRequest): Promise<AppointmentView> {
+    if (this.ended) throw refused('NOT_CANCELLABLE', `Appointment is ${this.appointment!.status}`);
+    this.appointment = await db.cancelAppointment({ ...request, ...this.ids });
+    this.tell('appointment-cancelled');
+    return this.appointment;
+  }
+
+  private async reschedule(request: RescheduleRequest): Promise<AppointmentView> {
+    try {
+      this.assertOpenOrRefuse();
+      if (!MOVABLE_STATUSES.has(this.appointment!.status)) throw refused('NOT_RESCHEDULABLE', `Appointment is ${this.appointment!.status}`);
+    } catch (err) {
+      this.recordRefusal(err, request.startsAt);
+      throw err;
+    }
+    return this.move(request);
   }
 
   /** Same logic as the update; a signal cannot answer, so a refusal is kept for the status query. */
-  async rescheduleBySignal(raw: unknown): Promise<void> {
+  private async rescheduleBySignal(raw: unknown): Promise<null> {
     const request = parseRescheduleSignal(raw);
     if (typeof request === 'string') {
       this.lastRescheduleError = { type: 'INVALID_REQUEST', message: request, requestedStartsAt: null, at: new Date(now()).toISOString() };
-      return;
+      return null;
     }
     try {
       await this.reschedule(request);
     } catch (err) {
+      if (!(err instanceof TemporalFailure)) throw err;
       this.recordRefusal(err, request.startsAt);
     }
-  }
-
-  async checkIn(request: ActorRequest): Promise<AppointmentView> {
-    return this.exclusively(async () => (this.appointment = await db.checkInAppointment({ ...request, ...this.ids })));
-  }
-
-  async complete(request: CompleteRequest): Promise<AppointmentView> {
-    return this.exclusively(async () => {
-      this.appointment = await db.completeAppointment({ ...request, ...this.ids });
-      if (request.followUpInDays !== undefined) this.followUp = request;
-      return this.appointment;
-    });
-  }
-
-  async noShow(request: ActorRequest): Promise<AppointmentView> {
-    return this.exclusively(async () => (this.appointment = await db.markNoShow({ ...request, ...this.ids })));
+    return null;
   }
 
   /** The practitioner took leave over this visit: offer the nearest free slot, or move there (clinic setting). */
-  async practitionerUnavailable(notice: PractitionerUnavailableNotice): Promise<void> {
+  private async practitionerUnavailable(notice: PractitionerUnavailableNotice): Promise<null> {
     const from = Date.parse(notice?.from);
     const to = Date.parse(notice?.to);
     const leave = `${from}/${to}`;
-    if (!this.durable || Number.isNaN(from) || Number.isNaN(to) || this.handledLeaves.has(leave)) return;
-    await this.exclusively(async () => {
-      const a = this.appointment;
-      if (!a || this.ended || !MOVABLE.has(a.status) || !(Date.parse(a.startsAt) < to && from < Date.parse(a.endsAt))) return;
-      if (this.handledLeaves.has(leave)) return;
-      this.handledLeaves.add(leave);
-      const { slot, autoRescheduleOnLeave } = await db.findSlotNearAppointment(this.ids);
-      if (slot && autoRescheduleOnLeave) {
-        try {
-          await this.move({ actorUserId: null, startsAt: slot.startsAt });
-          return;
-        } catch {
-          // Taken meanwhile: offer it instead (the refusal is in the status query).
-        }
-      }
-      this.offeredSlot = slot;
-      this.tell('appointment-practitioner-unavailable', slot ? { offeredStartsAt: slot.startsAt } : {});
-    });
-  }
-
-  /** The payment journey changed the row (paid → CONFIRMED, hold expired → CANCELLED): follow it and tell the patient. */
-  async followPayment(notice: PaymentSettledNotice): Promise<void> {
-    await this.exclusively(async () => {
-      if (!this.appointment || this.ended) return;
-      const before = this.appointment.status;
-      this.appointment = await db.loadAppointment(this.ids);
-      if (this.appointment.status === before) return;
-      if (this.appointment.status === 'CONFIRMED') this.tell('appointment-confirmed');
-      if (this.appointment.status === 'CANCELLED') this.tell(notice?.outcome === 'HOLD_EXPIRED' ? 'appointment-hold-expired' : 'appointment-cancelled');
-    });
-  }
-
-  // ───────────── the body's steps ─────────────
-
-  /** Reminder times and the no-show deadline for the current time, from settings and preferences as they are now. */
-  async replan(): Promise<void> {
-    const stamp = this.stamp;
-    const a = this.appointment!;
-    this.plan = await db.planJourney({ ...this.ids, startsAt: a.startsAt, armedAt: new Date(this.armedAt).toISOString() });
-    this.plannedFor = stamp;
-  }
-
-  confirm(): void {
-    if (this.appointment!.status === 'CONFIRMED') this.tell('appointment-confirmed');
-  }
-
-  /** The next timed step: a reminder not yet sent (confirmed visits only) or the no-show deadline. */
-  nextStep(): Step | null {
-    const a = this.appointment!;
-    if (!this.plan || this.plannedFor !== this.stamp || !MOVABLE.has(a.status)) return null;
-    const steps: Step[] = [
-      ...(a.status === 'CONFIRMED' ? this.plan.reminders.map((r) => ({ kind: 'reminder' as const, key: r.key, at: Date.parse(r.at) })) : []),
-      { kind: 'noShow', key: 'no-show', at: Date.parse(this.plan.noShowAt) },
-    ];
-    return steps.filter((s) => !this.done.has(`${this.revision}:${s.key}`)).sort((x, y) => x.at - y.at)[0] ?? null;
-  }
-
-  /**
-   * Sleeps until `step` is due or something changes (a reschedule, a status, a message to send).
-   * True when the step is due now; false means plan again first.
-   */
-  async waitFor(step: Step | null): Promise<boolean> {
-    if (step && step.at <= now()) return true;
-    const changed = () => this.stamp !== this.plannedFor || this.outbox.length > 0;
-    if (step) await condition(changed, Math.max(1, step.at - now()));
-    else await condition(changed);
-    return false;
-  }
-
-  async take(step: Step): Promise<void> {
-    await this.exclusively(async () => {
-      // Re-checked under the lock: a handler may have moved or ended the visit meanwhile.
-      const still = this.nextStep();
-      if (!still || still.key !== step.key || still.at > now()) return;
-      this.done.add(`${this.revision}:${step.key}`);
-      if (step.kind === 'reminder') {
-        if (now() < Date.parse(this.appointment!.startsAt)) this.tell('appointment-reminder');
-        return;
-      }
+    const a = this.appointment;
+    if (Number.isNaN(from) || Number.isNaN(to) || this.handledLeaves.has(leave)) return null;
+    if (!a || this.ended || !MOVABLE_STATUSES.has(a.status) || !(Date.parse(a.startsAt) < to && from < Date.parse(a.endsAt))) return null;
+    this.handledLeaves.add(leave);
+    const { slot, autoRescheduleOnLeave } = await db.findSlotNearAppointment(this.ids);
+    if (slot && autoRescheduleOnLeave) {
       try {
-        this.appointment = await db.markNoShow({ ...this.ids, actorUserId: null });
+        await this.move({ actorUserId: null, startsAt: slot.startsAt });
+        return null;
       } catch (err) {
-        if (!refusalOf(err)) throw err;
-        this.appointment = await db.loadAppointment(this.ids); // changed outside the journey: follow the row
+        if (!(err instanceof TemporalFailure)) throw err;
+        // Taken meanwhile: offer it instead (the refusal is in the status query).
       }
-    });
-  }
-
-  /** Sends what the handlers and steps queued, in order, worded with the latest plan. */
-  async flush(): Promise<void> {
-    for (let m = this.outbox.shift(); m; m = this.outbox.shift()) {
-      await sendMessage({
-        idempotencyKey: `appointment-${this.input.appointmentId}-m${m.seq}-${m.template}`,
-        clinicId: this.input.clinicId,
-        recipient: { kind: 'patient', id: this.appointment!.patientId },
-        template: m.template,
-        params: { clinicName: this.plan!.clinicName, timezone: this.plan!.timezone, startsAt: m.startsAt, ...m.params },
-      });
     }
-  }
-
-  /** The last messages, then the follow-up journey when the visit was completed with one. */
-  async close(): Promise<void> {
-    await this.flush();
-    if (this.appointment!.status !== 'COMPLETED' || this.followUp?.followUpInDays === undefined) return;
-    const a = this.appointment!;
-    const workflowId = followUpWorkflowId(a.id);
-    try {
-      // A child that outlives this journey (it sleeps for days after the visit closed).
-      await startChild<typeof followUp>('followUp', {
-        workflowId,
-        taskQueue: BOOKING_TASK_QUEUE,
-        args: [{ clinicId: a.clinicId, appointmentId: a.id, dueAt: new Date(now() + this.followUp.followUpInDays * DAY_MS).toISOString(), actorUserId: this.followUp.actorUserId }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: SA.ClinicId, value: a.clinicId }, { key: SA.PatientId, value: a.patientId }, { key: SA.PractitionerId, value: a.practitionerId },
-          { key: SA.AppointmentId, value: a.id }, { key: SA.JourneyKind, value: 'followUp' },
-        ],
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-    this.followUpWorkflowId = workflowId;
-  }
-
-  // ───────────── internals ─────────────
-
-  /** One change at a time: a handler waits for the one before it and then re-checks what it found. */
-  private async exclusively<T>(fn: () => Promise<T>): Promise<T> {
-    await condition(() => !this.busy);
-    this.busy = true;
-    try {
-      return await fn();
-    } finally {
-      this.busy = false;
-    }
+    this.offeredSlot = slot;
+    this.tell('appointment-practitioner-unavailable', slot ? { offeredStartsAt: slot.startsAt } : {});
+    return null;
   }
 
   /** The one reschedule logic (update, signal, leave). actorUserId null: the journey itself. */
@@ -375,53 +412,112 @@ class Journey {
     this.lastRescheduleError = { type: refusal?.type ?? 'REFUSED', message, requestedStartsAt, at: new Date(now()).toISOString() };
   }
 
-  /** Queues a message for the body to send; journeys recorded before the patch send none. */
+  /** Steps, the kind's instructions and the no-show deadline for the current time and status, from settings as they are now. */
+  private async replan(): Promise<void> {
+    const revision = this.revision;
+    const a = this.appointment!;
+    this.plan = await db.planJourney({ ...this.ids, startsAt: a.startsAt, endsAt: a.endsAt, armedAt: new Date(this.armedAt).toISOString() });
+    this.plannedFor = revision;
+  }
+
+  private async take(step: Step): Promise<void> {
+    this.done.add(`${this.revision}:${step.key}`);
+    const action = stepAction(step, now(), Date.parse(this.appointment!.startsAt));
+    if (action === 'message') {
+      if (step.kind === 'reminder') this.tell('appointment-reminder');
+      else this.tell('service-instruction', { kind: this.plan!.kind ?? '', key: step.instruction! });
+    } else if (action === 'markNoShow') {
+      try {
+        this.appointment = await db.markNoShow({ ...this.ids, actorUserId: null });
+      } catch (err) {
+        if (!refusalOf(err)) throw err;
+        this.appointment = await db.loadAppointment(this.ids); // changed outside the journey: follow the row
+      }
+    }
+  }
+
+  /** Queues a message; the body schedules it (sendOutbox) before it next waits. */
   private tell(template: string, params: Record<string, string> = {}): void {
-    if (!this.durable) return;
     this.outbox.push({ seq: ++this.messages, template, startsAt: this.appointment!.startsAt, params });
+  }
+
+  /**
+   * Schedules each queued message as an activity on the notifications queue. Not awaited: the body
+   * goes on with its timers while a provider is retried. The callbacks only record the outcome.
+   */
+  private sendOutbox(): void {
+    for (let m = this.outbox.shift(); m; m = this.outbox.shift()) {
+      const message = m;
+      const request: AppointmentMessage = { ...this.ids, seq: message.seq, template: message.template, startsAt: message.startsAt, params: message.params };
+      this.messagesInFlight += 1;
+      void notify.sendAppointmentMessage(request).then(
+        () => { this.messagesInFlight -= 1; },
+        (err: unknown) => {
+          this.messagesInFlight -= 1;
+          // A refused message (unknown template, bad params) is FAILED already; a timed-out last attempt is not.
+          const cause = err instanceof ActivityFailure ? err.cause : null;
+          if (!(cause instanceof ApplicationFailure && cause.nonRetryable)) this.undelivered.push(message);
+        },
+      );
+    }
+  }
+
+  private deadLetterUndelivered(): void {
+    for (let m = this.undelivered.shift(); m; m = this.undelivered.shift()) {
+      this.messagesInFlight += 1;
+      const idempotencyKey = `appointment-${this.input.appointmentId}-m${m.seq}-${m.template}`;
+      void markNotificationUndelivered({ idempotencyKey, clinicId: this.input.clinicId, reason: 'RETRIES_EXHAUSTED' })
+        .finally(() => { this.messagesInFlight -= 1; });
+    }
+  }
+
+  /** After a completion: the follow-up staff named, else the service kind's default. */
+  private async startFollowUp(): Promise<void> {
+    const a = this.appointment;
+    if (!a || a.status !== 'COMPLETED' || !this.followUp) return;
+    const days = this.followUp.followUpInDays ?? this.plan?.defaultFollowUpInDays ?? undefined;
+    if (days === undefined || days === null) return;
+    const workflowId = followUpWorkflowId(a.id);
+    try {
+      // A child that outlives this journey (it sleeps for days after the visit closed).
+      await startChild<typeof followUp>('followUp', {
+        workflowId,
+        taskQueue: BOOKING_TASK_QUEUE,
+        args: [{ clinicId: a.clinicId, appointmentId: a.id, dueAt: new Date(now() + days * DAY_MS).toISOString(), actorUserId: this.followUp.actorUserId }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SA.ClinicId, value: a.clinicId }, { key: SA.PatientId, value: a.patientId }, { key: SA.PractitionerId, value: a.practitionerId },
+          { key: SA.AppointmentId, value: a.id }, { key: SA.JourneyKind, value: 'followUp' },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    this.followUpWorkflowId = workflowId;
   }
 }
 
 /**
  * One appointment, from booking to its end (SPEC §6): confirmation, reminders at the clinic's
- * offsets outside the patient's quiet hours, check-in, no-show after the grace period,
- * completion and its follow-up. Reschedules (update, staff signal, practitioner leave) re-arm the
- * timers; a cancel ends it.
+ * offsets and the service kind's preparation outside the patient's quiet hours, check-in, no-show
+ * after the grace period, completion with its after-care and follow-up. Reschedules (update, staff
+ * signal, practitioner leave) re-arm the timers; a cancel ends it.
  */
 export async function booking(input: BookingInput): Promise<BookingStatus> {
-  const journey = new Journey(input, patched(DURABLE_JOURNEY_PATCH));
+  if (!patched(SERIAL_JOURNEY_PATCH)) return legacyBooking(input);
+  const journey = new Journey(input);
 
   setHandler(statusQuery, () => journey.status());
-  setHandler(bookUpdate, (request) => journey.book(request), { validator: (_request) => journey.assertAwaitingBooking() });
-  setHandler(cancelUpdate, (request) => journey.cancel(request), { validator: (_request) => journey.assertOpen() });
-  setHandler(rescheduleUpdate, (request) => journey.reschedule(request), { validator: (_request) => journey.assertMovable() });
-  setHandler(rescheduleSignal, (request) => journey.rescheduleBySignal(request));
-  setHandler(checkInUpdate, (request) => journey.checkIn(request), { validator: (_request) => journey.assertOpen() });
-  setHandler(completeUpdate, (request) => journey.complete(request), { validator: (_request) => journey.assertOpen() });
-  setHandler(noShowUpdate, (request) => journey.noShow(request), { validator: (_request) => journey.assertOpen() });
-  setHandler(practitionerUnavailableSignal, (notice) => journey.practitionerUnavailable(notice));
-  setHandler(paymentSettledSignal, (notice) => journey.followPayment(notice));
+  setHandler(bookUpdate, (body) => journey.ask({ kind: 'book', body }), { validator: (_body) => journey.assertAwaitingBooking() });
+  setHandler(cancelUpdate, (body) => journey.ask({ kind: 'cancel', body }), { validator: (_body) => journey.assertOpen() });
+  setHandler(rescheduleUpdate, (body) => journey.ask({ kind: 'reschedule', body }), { validator: (_body) => journey.assertMovable() });
+  setHandler(rescheduleSignal, (body) => journey.notice({ kind: 'rescheduleSignal', body }));
+  setHandler(checkInUpdate, (body) => journey.ask({ kind: 'checkIn', body }), { validator: (_body) => journey.assertOpen() });
+  setHandler(completeUpdate, (body) => journey.ask({ kind: 'complete', body }), { validator: (_body) => journey.assertOpen() });
+  setHandler(noShowUpdate, (body) => journey.ask({ kind: 'noShow', body }), { validator: (_body) => journey.assertOpen() });
+  setHandler(practitionerUnavailableSignal, (body) => journey.notice({ kind: 'leave', body }));
+  setHandler(paymentSettledSignal, (body) => journey.notice({ kind: 'paymentSettled', body }));
 
-  if (input.adopted && journey.durable) await journey.adopt();
-  const decided = journey.phase !== 'AWAITING_BOOKING' || await condition(() => journey.phase !== 'AWAITING_BOOKING', BOOK_DEADLINE);
-  if (!decided) journey.phase = 'NOT_BOOKED';
-  if (journey.phase === 'BOOKED') {
-    if (journey.durable) {
-      await journey.replan();
-      journey.confirm();
-      if (journey.appointment?.status === 'PENDING_PAYMENT' && patched(PAYMENT_HOLD_PATCH)) await startPaymentJourney(journey.appointment);
-      while (!journey.ended) {
-        await journey.flush();
-        const step = journey.nextStep();
-        if (await journey.waitFor(step)) await journey.take(step!);
-        else await journey.replan();
-      }
-      await journey.close();
-    } else {
-      await condition(() => journey.ended);
-    }
-    journey.phase = 'ENDED';
-  }
-  await condition(allHandlersFinished);
-  return journey.status();
+  return journey.run();
 }

@@ -7,6 +7,8 @@ import { cancelFollowUpSignal, cancelFollowUpUpdate, FollowUpInput, FollowUpPhas
 import { sendMessage } from './messages';
 import { SA } from './search-attributes';
 
+// Unbounded: a follow-up sleeps for days and must outlast a database outage rather than fail for
+// good. What never heals cannot loop: NOT_FOUND and data errors are non-retryable (activities/data-errors.ts).
 const db = proxyActivities<FollowUpActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['NOT_FOUND'] },

@@ -3,3 +3,6 @@ export { booking } from './booking';
 export { deliverMessage } from './notification';
 export { followUp } from './follow-up';
 export { payment } from './payment';
+export { purgeExpired } from './maintenance';
+export { therapySeries } from './therapy';
+export { recurringSeries } from './series';

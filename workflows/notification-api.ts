@@ -9,14 +9,25 @@ export type Channel = 'whatsapp' | 'sms' | 'email';
 /** SPEC §8: fallback order when the recipient has no preference. */
 export const DEFAULT_CHANNEL_ORDER: readonly Channel[] = ['whatsapp', 'sms', 'email'];
 
+/** A secret's place in the database, e.g. the OTP challenge whose sealed code the activity sends and wipes. */
+export interface SecretRef {
+  kind: 'otp-challenge';
+  id: string;
+}
+
 export interface MessageRequest {
   /** One message, once: the outbox row and the provider calls are keyed by it. */
   idempotencyKey: string;
   clinicId: string | null;
   recipient: { kind: 'patient' | 'user'; id: string };
   template: string;
-  /** Template parameters. Secrets (an OTP code) are protected by the payload codec, never logged. */
+  /**
+   * Template parameters. Never a secret (an OTP code): those are filled at send time from
+   * `secretRef`, and the activity refuses a request that carries one here.
+   */
   params: Record<string, string>;
+  /** Where the message's secret waits (shared/notify/message-secrets.ts); only its id travels through Temporal. */
+  secretRef?: SecretRef;
   /** Channel order to try; the recipient's preferences (then DEFAULT_CHANNEL_ORDER) when absent. */
   channels?: Channel[];
 }
@@ -26,6 +37,12 @@ export interface MessageOutcome {
   status: 'SENT' | 'FAILED';
   channel: Channel | null;
 }
+
+/**
+ * Attempts of a journey message activity before its row is dead-lettered: with 1 s initial backoff
+ * doubling to at most a minute (1+2+4+8+16+32+60 s), about two minutes, like the deliverMessage workflow.
+ */
+export const JOURNEY_MESSAGE_ATTEMPTS = 8;
 
 export const deliverMessageWorkflowId = (idempotencyKey: string) => `notify-${idempotencyKey}`;
 

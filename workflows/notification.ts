@@ -18,7 +18,8 @@ const { deliverMessage: deliver } = proxyActivities<NotificationActivities>({
   },
 });
 
-// A database write: retried until it succeeds.
+// Unbounded: a database write that records the dead letter; giving up would lose the only trace of
+// an undelivered message. Data errors are non-retryable (activities/data-errors.ts), so only outages retry.
 const { markNotificationUndelivered } = proxyActivities<NotificationActivities>({
   taskQueue: NOTIFICATIONS_TASK_QUEUE,
   startToCloseTimeout: '10 seconds',

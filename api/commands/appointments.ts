@@ -19,6 +19,8 @@ import { idFromKey } from './idempotency';
 import { dayViewCacheEntry } from './day-view';
 import { slotProblem } from './slot-problem';
 import { afterAppointmentCancelled } from './payments';
+import { withWorkflowDeadline } from './workflow-deadline';
+import { DATA_ERROR } from '../../activities/data-errors';
 
 export interface BookInput {
   patientId: string;
@@ -49,6 +51,7 @@ function bookingProblem(err: unknown): never {
       case BookingFailure.IN_THE_PAST: throw problems.unprocessable('in-the-past', cause.message, startsAt('must be in the future'));
       case BookingFailure.MIN_NOTICE: throw problems.unprocessable('inside-minimum-notice', cause.message);
       case BookingFailure.NOT_STARTED: throw problems.unprocessable('not-started', cause.message);
+      case DATA_ERROR: throw problems.unprocessable('invalid-data', cause.message);
     }
   }
   // An update rejected by the workflow's validator (journey already ended).
@@ -89,7 +92,7 @@ export async function bookAppointment(deps: ApiDeps, actor: Actor, ability: AppA
   });
   deps.metrics.workflowStarts.inc({ workflow: 'booking' });
   try {
-    return await deps.temporal.workflow.executeUpdateWithStart(bookUpdate, {
+    return await withWorkflowDeadline(deps, () => deps.temporal.workflow.executeUpdateWithStart(bookUpdate, {
       args: [{
         actorUserId: actor.userId, patientId: input.patientId, practitionerId: input.practitionerId, serviceId: input.serviceId,
         locationId: input.locationId, roomId: decision.roomId, therapistIds: decision.therapistIds,
@@ -97,7 +100,7 @@ export async function bookAppointment(deps: ApiDeps, actor: Actor, ability: AppA
         startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString(), mode: input.mode, requiresPayment: service!.requiresPayment,
       }],
       startWorkflowOperation: start,
-    });
+    }));
   } catch (err) {
     return bookingProblem(err);
   }
@@ -180,7 +183,7 @@ async function updateJourney<Arg>(
   const updateId = randomUUID();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await deps.temporal.workflow.getHandle(appointment.workflowId).executeUpdate(update, { args: [arg], updateId });
+      return await withWorkflowDeadline(deps, () => deps.temporal.workflow.getHandle(appointment.workflowId).executeUpdate(update, { args: [arg], updateId }));
     } catch (err) {
       if (abortedByTaskFailure(err) && attempt < UPDATE_ATTEMPTS) {
         await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));

@@ -119,7 +119,7 @@ export interface ChainReport {
   checked: number;
   firstBrokenId?: string;
   reason?: string;
-  /** The chain's last sealed row: compare with the last `audit.head` log line to detect a cut-off tail. */
+  /** The chain's last sealed row; also checked against the anchored heads (migration 1764262000000). */
   head: { id: string; seq: string; hash: string; occurredAt: string } | null;
   /** Rows appended after the seal this verification started with (chained by the next seal). */
   unsealed: number;
@@ -128,7 +128,10 @@ export interface ChainReport {
 /**
  * Seals one chain (a clinic's, or with null the platform chain of rows without a clinic), then
  * walks it in chain order, in pages, in one snapshot, checking every hash with the TypeScript
- * implementation.
+ * implementation. Then every anchored head (audit_anchors, written by each seal, append-only and
+ * out of the app role's reach) must still be the row at its position: one missing or different
+ * means rows were cut off the end, which the chain alone cannot show (reason `anchor-mismatch`,
+ * firstBrokenId the anchored row).
  */
 export async function verifyChain(deps: Pick<ApiDeps, 'dataSource'>, clinicId: string | null): Promise<ChainReport> {
   // Seal the backlog as of now; rows appended meanwhile are reported as unsealed, not waited for.
@@ -152,9 +155,15 @@ export async function verifyChain(deps: Pick<ApiDeps, 'dataSource'>, clinicId: s
        ORDER BY audit_logs.clinic_id DESC, audit_logs.chain_seq DESC LIMIT 1`, [clinicId]);
     const [{ n: unsealed }]: { n: number }[] = await tx.query(`SELECT count(*)::int AS n FROM audit_logs WHERE ${inChain} AND hash IS NULL`, [clinicId]);
     const head = last ? { id: last.id, seq: last.chain_seq!, hash: last.hash!, occurredAt: last.occurred_at } : null;
-    return state.broken
-      ? { valid: false, checked: state.checked, firstBrokenId: state.broken.id, reason: state.broken.reason, head, unsealed }
-      : { valid: true, checked: state.checked, head, unsealed };
+    if (state.broken) return { valid: false, checked: state.checked, firstBrokenId: state.broken.id, reason: state.broken.reason, head, unsealed };
+    const anchorChain = clinicId ? 'a.clinic_id = $1::uuid AND l.clinic_id = a.clinic_id' : '(a.clinic_id IS NULL AND $1::uuid IS NULL) AND l.clinic_id IS NULL';
+    const [lost]: { head_id: string }[] = await tx.query(
+      `SELECT a.head_id::text AS head_id FROM audit_anchors a
+       WHERE ${clinicId ? 'a.clinic_id = $1::uuid' : '(a.clinic_id IS NULL AND $1::uuid IS NULL)'}
+         AND NOT EXISTS (SELECT 1 FROM audit_logs l WHERE ${anchorChain} AND l.chain_seq = a.chain_seq AND l.hash = a.hash)
+       ORDER BY a.chain_seq LIMIT 1`, [clinicId]);
+    if (lost) return { valid: false, checked: state.checked, firstBrokenId: lost.head_id, reason: 'anchor-mismatch', head, unsealed };
+    return { valid: true, checked: state.checked, head, unsealed };
   });
 }
 

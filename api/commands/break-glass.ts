@@ -3,6 +3,7 @@ import { subject } from '@casl/ability';
 import type { Context } from 'koa';
 import { openText, sealText } from '../../shared/crypto/keyring';
 import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { openUserPii } from '../../shared/crypto/user-pii';
 import type { Actor, AppAbility } from '../../shared/permissions';
 import { deliverMessageWorkflowId, NOTIFICATIONS_TASK_QUEUE, type MessageRequest } from '../../workflows/notification-api';
 import { decodeCursor, page } from '../http/pagination';
@@ -52,9 +53,9 @@ async function loadFacts(deps: ApiDeps, actor: Actor, patientId: string): Promis
        c.name AS clinic_name, c.timezone,
        (SELECT name FROM users WHERE id = $3) AS staff_name,
        COALESCE((SELECT array_agg(DISTINCT m.user_id) FROM memberships m JOIN users u ON u.id = m.user_id AND u.status = 'ACTIVE'
-                 WHERE m.clinic_id = $1 AND m.role = 'COMPLIANCE_OFFICER'), '{}') AS officers,
+                 WHERE m.clinic_id = $1 AND m.status = 'ACTIVE' AND m.role = 'COMPLIANCE_OFFICER'), '{}') AS officers,
        COALESCE((SELECT array_agg(DISTINCT m.user_id) FROM memberships m JOIN users u ON u.id = m.user_id AND u.status = 'ACTIVE'
-                 WHERE m.clinic_id = $1 AND m.role = 'CLINIC_ADMIN'), '{}') AS admins
+                 WHERE m.clinic_id = $1 AND m.status = 'ACTIVE' AND m.role = 'CLINIC_ADMIN'), '{}') AS admins
      FROM clinics c WHERE c.id = $1`,
     [actor.clinicId, patientId, actor.userId],
   );
@@ -72,6 +73,7 @@ export async function breakGlass(deps: ApiDeps, ctx: Ctx, actor: Actor, ability:
   const recipients = facts.officers.length ? facts.officers : facts.admins;
   const id = randomUUID();
   const ring = phiKeysFor(deps.config).ring;
+  const staffName = openUserPii(ring, actor.userId, { name: facts.staff_name }, ['name'] as const).name ?? '';
   // The grant exists only if its report is on its way: the journeys start inside the transaction,
   // so a Temporal outage refuses the grant (503) instead of granting silently.
   const grant = await deps.dataSource.transaction(async (tx) => {
@@ -90,7 +92,7 @@ export async function breakGlass(deps: ApiDeps, ctx: Ctx, actor: Actor, ability:
       recipient: { kind: 'user', id: userId },
       template: 'break-glass-report',
       params: {
-        clinicName: facts.clinic_name, staffName: facts.staff_name, mrn: facts.mrn!, grantedAt, expiresAt, timezone: facts.timezone, grantId: id,
+        clinicName: facts.clinic_name, staffName, mrn: facts.mrn!, grantedAt, expiresAt, timezone: facts.timezone, grantId: id,
       },
       // A report to read at a desk: email first.
       channels: ['email', 'sms', 'whatsapp'],

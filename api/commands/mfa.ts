@@ -1,6 +1,7 @@
 import { openText, parseKeyring, sealText, type Keyring } from '../../shared/crypto/keyring';
 import { base32Decode, generateTotpSecret, otpauthUrl, verifyTotp } from '../../shared/auth/totp';
 import { verifyMfaToken } from '../../shared/auth/tokens';
+import { openUserPii } from '../../shared/crypto/user-pii';
 import type { Config } from '../../shared/config';
 import { tokenSettings } from '../http/authenticate';
 import { problems } from '../http/problem';
@@ -29,7 +30,8 @@ export async function enrollTotp(deps: ApiDeps, userId: string): Promise<{ secre
   const secret = generateTotpSecret();
   await deps.dataSource.query(`UPDATE users SET totp_pending_secret = $2, updated_at = now() WHERE id = $1`,
     [userId, sealText(keyring(deps.config), secret, totpAad(userId))]);
-  return { secret, otpauthUrl: otpauthUrl({ secret, issuer: deps.config.JWT_ISSUER, account: user.email }) };
+  const { email } = openUserPii(keyring(deps.config), userId, user, ['email'] as const);
+  return { secret, otpauthUrl: otpauthUrl({ secret, issuer: deps.config.JWT_ISSUER, account: email! }) };
 }
 
 /** True when the code proves the pending secret; the session that did it counts as MFA-verified. */

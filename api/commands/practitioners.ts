@@ -2,6 +2,8 @@ import { subject } from '@casl/ability';
 import { Location, Practitioner, Schedule } from '../../entities';
 import { cacheTags } from '../../shared/cache';
 import { ClinicScope } from '../../shared/db/clinic-scope';
+import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { openUserPii } from '../../shared/crypto/user-pii';
 import { PG, pgCode } from '../../shared/db/pg-errors';
 import type { AppAbility } from '../../shared/permissions';
 import { ScheduleException, validateSchedule, WeeklyRule } from '../../shared/scheduling';
@@ -19,7 +21,7 @@ async function assertLocations(scope: ClinicScope, ids: string[], field: (i: num
 
 export async function createPractitioner(deps: ApiDeps, clinicId: string, input: { userId: string; specialty?: string; locationIds: string[]; therapist: boolean }) {
   const scope = new ClinicScope(deps.dataSource, clinicId);
-  const [isMember] = await deps.dataSource.query(`SELECT 1 FROM memberships WHERE user_id = $1 AND clinic_id = $2 LIMIT 1`, [input.userId, clinicId]);
+  const [isMember] = await deps.dataSource.query(`SELECT 1 FROM memberships WHERE user_id = $1 AND clinic_id = $2 AND status = 'ACTIVE' LIMIT 1`, [input.userId, clinicId]);
   if (!isMember) throw problems.unprocessable('not-a-member', 'The user is not a member of this clinic', [{ field: 'body.userId', message: 'not a member of this clinic' }]);
   await assertLocations(scope, input.locationIds, (i) => `body.locationIds.${i}`);
   try {
@@ -30,12 +32,18 @@ export async function createPractitioner(deps: ApiDeps, clinicId: string, input:
   }
 }
 
+/** Names are sealed (shared/crypto/user-pii.ts), so they are sorted here, after opening. */
 export async function listPractitioners(deps: ApiDeps, clinicId: string, locationId?: string) {
-  return deps.dataSource.query(
+  const rows: { id: string; clinicId: string; userId: string; name: string; specialty: string | null; locationIds: string[]; therapist: boolean }[] = await deps.dataSource.query(
     `SELECT p.id, p.clinic_id AS "clinicId", p.user_id AS "userId", u.name, p.specialty, p.location_ids AS "locationIds", p.therapist
      FROM practitioners p JOIN users u ON u.id = p.user_id
      WHERE p.clinic_id = $1 AND ($2::uuid IS NULL OR $2::uuid = ANY (p.location_ids))
-     ORDER BY u.name LIMIT 100`, [clinicId, locationId ?? null]);
+     ORDER BY p.id LIMIT 1000`, [clinicId, locationId ?? null]);
+  const ring = phiKeysFor(deps.config).ring;
+  return rows
+    .map((r) => ({ ...r, name: openUserPii(ring, r.userId, r, ['name'] as const).name! }))
+    .sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id))
+    .slice(0, 100);
 }
 
 export async function replaceSchedule(

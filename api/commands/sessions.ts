@@ -146,6 +146,15 @@ export async function revokeSession(deps: Deps, sessionId: string, reason: Revok
   return rows.length > 0;
 }
 
+/** Every live session of the user (the account was disabled). Returns how many ended. */
+export async function revokeUserSessions(deps: Deps, userId: string, reason: RevokeReason): Promise<number> {
+  const rows = await updateReturning<{ id: string }>(deps.dataSource,
+    `UPDATE sessions SET revoked_at = now(), revoked_reason = $2
+     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING id`, [userId, reason]);
+  await writeMarkers(deps, rows.map((r) => r.id));
+  return rows.length;
+}
+
 /** Every live session of the user except `keep` (the one asking). Returns how many ended. */
 export async function revokeOtherSessions(deps: Deps, userId: string, keep: string, reason: RevokeReason): Promise<number> {
   const rows = await updateReturning<{ id: string }>(deps.dataSource,

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MFA_ENROLLMENT_SCOPE, signAccessToken, signMfaToken } from '../../shared/auth/tokens';
+import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { openUserPii } from '../../shared/crypto/user-pii';
 import { tokenSettings } from '../http/authenticate';
 import type { ApiDeps } from '../http/state';
 import { createSession, updateReturning } from './sessions';
@@ -28,13 +30,15 @@ export interface MfaPending { mfaRequired: true; mfaToken: string; expiresIn: nu
 
 export async function membershipsOf(deps: Pick<ApiDeps, 'dataSource'>, userId: string): Promise<Membership[]> {
   const rows: { clinic_id: string | null; role: string }[] = await deps.dataSource.query(
-    'SELECT clinic_id, role FROM memberships WHERE user_id = $1 ORDER BY created_at, role', [userId]);
+    `SELECT clinic_id, role FROM user_memberships($1) WHERE status = 'ACTIVE' ORDER BY created_at, role`, [userId]);
   return rows.map((r) => ({ clinicId: r.clinic_id, role: r.role }));
 }
 
-export async function userView(deps: Pick<ApiDeps, 'dataSource'>, userId: string): Promise<UserView | null> {
+export async function userView(deps: Pick<ApiDeps, 'dataSource' | 'config'>, userId: string): Promise<UserView | null> {
   const [user] = await deps.dataSource.query(`SELECT id, email, name, status FROM users WHERE id = $1`, [userId]);
-  return user ? { ...user, memberships: await membershipsOf(deps, userId) } : null;
+  if (!user) return null;
+  const { email, name } = openUserPii(phiKeysFor(deps.config).ring, userId, user, ['email', 'name'] as const);
+  return { id: user.id, email: email!, name: name!, status: user.status, memberships: await membershipsOf(deps, userId) };
 }
 
 /** Access token for an existing session; the enrolment-only scope is decided afresh each time. */

@@ -5,6 +5,7 @@ import { loadAbility } from '../../shared/actor';
 import { AccessClaims, MFA_ENROLLMENT_SCOPE, verifyAccessToken } from '../../shared/auth/tokens';
 import { checkSession } from '../commands/sessions';
 import { Problem, problems } from './problem';
+import { textProblem } from './text';
 import type { ApiDeps, AuthState } from './state';
 
 export function tokenSettings(deps: Pick<ApiDeps, 'config'>) {
@@ -43,9 +44,9 @@ export async function authenticate(deps: ApiDeps, ctx: Context, opts: { allowMfa
  */
 export function requestedClinic(deps: ApiDeps, ctx: Context, auth: AuthState): { id?: string; slug?: string } | null {
   const header = ctx.get('x-clinic-id').trim();
-  if (header) return isUuid(header) ? { id: header } : { slug: header };
+  if (header) return clinicRef(header, 'header.X-Clinic-ID');
   const query = ctx.query.clinicId;
-  if (typeof query === 'string' && query) return isUuid(query) ? { id: query } : { slug: query };
+  if (typeof query === 'string' && query) return clinicRef(query, 'query.clinicId');
   const base = deps.config.APP_BASE_HOST.toLowerCase();
   const host = ctx.hostname.toLowerCase();
   if (host.endsWith(`.${base}`)) {
@@ -53,6 +54,13 @@ export function requestedClinic(deps: ApiDeps, ctx: Context, auth: AuthState): {
     if (sub && !sub.includes('.')) return { slug: sub };
   }
   return auth.defaultClinicId ? { id: auth.defaultClinicId } : null;
+}
+
+/** An id or a slug; text no slug can hold is refused here, before it reaches a query. */
+function clinicRef(value: string, field: string): { id?: string; slug?: string } {
+  const problem = textProblem(value);
+  if (problem) throw problems.validation([{ field, message: problem }]);
+  return isUuid(value) ? { id: value } : { slug: value };
 }
 
 /** Resolves the clinic to an id and the actor's roles in it; unknown or foreign clinic is 403. */

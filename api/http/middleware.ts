@@ -3,6 +3,7 @@ import type { Middleware } from 'koa';
 import { Problem, problems } from './problem';
 import type { ApiDeps, ApiState } from './state';
 import { pgCode } from '../../shared/db/pg-errors';
+import { ResponseSchemaError } from './serialise';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -63,8 +64,8 @@ function toProblem(err: unknown): Problem {
 
 /** Error description for logs: message and stack, never bound SQL parameters (they may be PHI). */
 function describe(err: unknown) {
-  const e = err as Error & { code?: string };
-  return { name: e?.name, message: e?.message, code: e?.code, stack: e?.stack };
+  const e = err as Error & { code?: string; issues?: unknown };
+  return { name: e?.name, message: e?.message, code: e?.code, stack: e?.stack, ...(e instanceof ResponseSchemaError ? { issues: e.issues } : {}) };
 }
 
 /**

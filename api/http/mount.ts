@@ -4,10 +4,11 @@ import { Problem, problems } from './problem';
 import type { RouteDef } from './route';
 import type { ApiDeps, ApiState, AuthState } from './state';
 import { validate } from './validate';
+import { serialise } from './serialise';
 import { PLATFORM_NO_CLINIC } from './no-clinic';
 import type { Actor } from '../../shared/permissions';
 import { runInClinic } from '../../shared/db/tenant-context';
-import { recordClinicDenial, recordDenial } from '../commands/audit';
+import { recordAudit, recordClinicDenial, recordDenial } from '../commands/audit';
 import { withIdempotency } from '../commands/idempotency';
 import type { RateLimiter } from './rate-limit';
 
@@ -43,7 +44,9 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
         await limiter.enforce(ctx, def.path, { userId: auth?.userId ?? null });
         throw err;
       }
-      await limiter.enforce(ctx, def.path, { userId: auth?.userId ?? null, clinicId: actor.clinicId });
+      // A sign-in counts as a failure of its account until it succeeds (http/rate-limit.ts).
+      const signIn = await limiter.enforce(ctx, def.path, { userId: auth?.userId ?? null, clinicId: actor.clinicId });
+      if (signIn) ctx.state.signIn = signIn;
       if (auth) {
         ctx.state.auth = auth;
         ctx.state.actor = actor;
@@ -65,11 +68,26 @@ export function mountRoutes(router: Router<ApiState>, deps: ApiDeps, routes: Rou
           ? await withIdempotency(deps, actor, ctx.get('idempotency-key') || undefined, { clinicId: actor.clinicId, body }, def.idempotent,
             (idempotencyKey) => def.handler({ ...input, idempotencyKey }))
           : await def.handler(input);
-        ctx.status = result.status ?? (result.body === undefined ? 204 : 200);
-        if (result.body !== undefined) ctx.body = result.body;
+        if (def.audit) {
+          await recordAudit(deps, ctx, {
+            action: def.audit.action, resourceType: def.audit.resourceType, resourceId: auditedResource(params, result.body),
+            clinicId: actor.clinicId, actorUserId: auth?.userId ?? null,
+          });
+        }
+        const status = result.status ?? (result.body === undefined ? 204 : 200);
+        const serialised = serialise(def, status, result.body);
+        ctx.status = status;
+        if (serialised !== undefined) ctx.body = serialised;
         for (const [k, v] of Object.entries(result.headers ?? {})) ctx.set(k, v);
       };
       await (actor.clinicId ? runInClinic(actor.clinicId, run) : run());
+      await signIn?.succeeded();
     });
   }
+}
+
+/** The `:id` the route acted on, else the id of what it created, else none (a list). */
+function auditedResource(params: unknown, body: unknown): string | null {
+  const id = (params as { id?: unknown } | undefined)?.id ?? (body as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' ? id : null;
 }

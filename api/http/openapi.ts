@@ -14,9 +14,17 @@ const problemSchema = {
 };
 
 const jsonSchema = (schema: ZodType, io: 'input' | 'output') => {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
+    target: 'draft-2020-12', io, unrepresentable: 'any',
+    // A Date leaves the API as JSON does it: an ISO 8601 string.
+    override: (ctx) => {
+      if (ctx.zodSchema._zod.def.type === 'date') Object.assign(ctx.jsonSchema, { type: 'string', format: 'date-time' });
+    },
+  }) as Record<string, unknown>;
   return rest;
 };
+
+const problemContent = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
 
 /** Query/path parameters from an object schema. */
 function parameters(schema: ZodType | undefined, location: 'query' | 'path') {
@@ -32,11 +40,12 @@ export function buildOpenApi(routes: RouteDef[], info: { title: string; version:
     const path = r.path.replace(/:([A-Za-z_]+)/g, '{$1}');
     const responses: Record<string, unknown> = {};
     for (const [status, spec] of Object.entries(r.responses)) {
+      // An error status listed for its description still answers with a problem document.
       responses[status] = spec.schema
         ? { description: spec.description, content: { 'application/json': { schema: jsonSchema(spec.schema, 'output') } } }
-        : { description: spec.description };
+        : Number(status) >= 400 ? { description: spec.description, content: problemContent } : { description: spec.description };
     }
-    responses.default = { description: 'Problem', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+    responses.default = { description: 'Problem', content: problemContent };
     const headerParams = [
       ...(r.access === 'clinic' ? [{ name: 'X-Clinic-ID', in: 'header', required: false, description: 'Clinic context (id or slug); falls back to clinicId query, subdomain, token default', schema: { type: 'string' } }] : []),
       ...(r.idempotent ? [{ name: 'Idempotency-Key', in: 'header', required: false, description: 'Replays the first response for the same key and body', schema: { type: 'string', maxLength: 255 } }] : []),

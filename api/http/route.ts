@@ -54,6 +54,12 @@ export interface RouteDef<P = any, Q = any, B = any> {
   query?: ZodType<Q>;
   body?: ZodType<B>;
   /**
+   * Appends an audit row once the handler has succeeded (SPEC §8: every read and write of patient
+   * data), in the clinic's chain: the resource is the `:id` parameter, else the `id` of the answer
+   * (a creation), else none (a list). For routes whose commands do not audit themselves.
+   */
+  audit?: { action: string; resourceType: string };
+  /**
    * Accepts an Idempotency-Key header (journey-creating POSTs): the runner replays, refuses or
    * settles retries (api/commands/idempotency.ts), asking the journey what it already created.
    */

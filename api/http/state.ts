@@ -6,6 +6,7 @@ import type { Actor, AppAbility } from '../../shared/permissions';
 import type { Config } from '../../shared/config';
 import type { Cache } from '../../shared/cache';
 import type { Metrics } from './metrics';
+import type { SignInAttempt } from './rate-limit';
 
 /** Everything the API needs, built once per process and handed to routes. */
 export interface ApiDeps {
@@ -33,4 +34,6 @@ export interface ApiState {
   auth?: AuthState;
   actor?: Actor;
   ability?: AppAbility;
+  /** A sign-in request's attempt on its account, as the rate limiter counted it. */
+  signIn?: SignInAttempt;
 }

@@ -19,6 +19,7 @@ const withWorkflow = appointmentSchema.extend({ workflow: z.object({ id: z.strin
 export const appointmentRoutes = [
   route({
     method: 'post', path: '/api/v1/appointments', summary: 'Book an appointment (starts the booking journey)', tags: ['appointments'],
+    audit: { action: 'appointment.create', resourceType: 'Appointment' },
     access: 'clinic', permission: ['create', 'Appointment'], idempotent: bookingJourney,
     body: z.object({
       patientId: z.uuid(), practitionerId: z.uuid(), serviceId: z.uuid(), locationId: z.uuid(),
@@ -33,6 +34,7 @@ export const appointmentRoutes = [
   }),
   route({
     method: 'get', path: '/api/v1/appointments', summary: 'Appointments by time range, practitioner, patient, status', tags: ['appointments'],
+    audit: { action: 'appointment.list', resourceType: 'Appointment' },
     access: 'clinic', permission: ['read', 'Appointment'],
     query: z.object({
       from: isoInstant.optional(), to: isoInstant.optional(), practitionerId: z.uuid().optional(), patientId: z.uuid().optional(),
@@ -43,12 +45,14 @@ export const appointmentRoutes = [
   }),
   route({
     method: 'get', path: '/api/v1/appointments/:id', summary: 'One appointment with its journey status', tags: ['appointments'],
+    audit: { action: 'appointment.read', resourceType: 'Appointment' },
     access: 'clinic', permission: ['read', 'Appointment'], params: uuidParam,
     responses: { 200: { description: 'The appointment', schema: withWorkflow } },
     handler: async ({ params, deps, actor, ability }) => ({ body: await getAppointment(deps, actor, ability, params.id) }),
   }),
   route({
     method: 'post', path: '/api/v1/appointments/:id/cancel', summary: 'Cancel an appointment (frees the slot)', tags: ['appointments'],
+    audit: { action: 'appointment.cancel', resourceType: 'Appointment' },
     access: 'clinic', permission: ['cancel', 'Appointment'], params: uuidParam,
     body: z.object({ reason: z.string().trim().min(1).max(500) }).strict(),
     responses: { 200: { description: 'Cancelled', schema: appointmentSchema }, 409: { description: 'Already cancelled or ended' } },
@@ -57,6 +61,7 @@ export const appointmentRoutes = [
   route({
     method: 'post', path: '/api/v1/appointments/:id/reschedule', tags: ['appointments'],
     summary: 'Move an appointment to a new time (and practitioner): the new slot is taken and the old one freed at once; reminders are re-armed',
+    audit: { action: 'appointment.reschedule', resourceType: 'Appointment' },
     access: 'clinic', permission: ['reschedule', 'Appointment'], params: uuidParam,
     body: z.object({ startsAt: isoInstant, practitionerId: z.uuid().optional() }).strict(),
     responses: {
@@ -68,12 +73,14 @@ export const appointmentRoutes = [
   }),
   route({
     method: 'post', path: '/api/v1/appointments/:id/check-in', summary: 'The patient has arrived (ends reminders and the no-show timer)', tags: ['appointments'],
+    audit: { action: 'appointment.check_in', resourceType: 'Appointment' },
     access: 'clinic', permission: ['checkIn', 'Appointment'], params: uuidParam, body: z.object({}).strict(),
     responses: { 200: { description: 'Checked in', schema: appointmentSchema }, 409: { description: 'Not confirmed, or ended' } },
     handler: async ({ params, deps, actor, ability }) => ({ body: await checkInAppointment(deps, actor, ability, params.id) }),
   }),
   route({
     method: 'post', path: '/api/v1/appointments/:id/complete', summary: 'Complete the visit; with followUpInDays the follow-up journey starts', tags: ['appointments'],
+    audit: { action: 'appointment.complete', resourceType: 'Appointment' },
     access: 'clinic', permission: ['complete', 'Appointment'], params: uuidParam,
     body: z.object({ followUpInDays: z.number().positive().max(365).optional().describe('Days until the follow-up is due; fractions allowed') }).strict(),
     responses: {
@@ -84,6 +91,7 @@ export const appointmentRoutes = [
   }),
   route({
     method: 'post', path: '/api/v1/appointments/:id/no-show', summary: 'The patient did not come (frees the slot); the journey also marks it itself after the grace period', tags: ['appointments'],
+    audit: { action: 'appointment.no_show', resourceType: 'Appointment' },
     access: 'clinic', permission: ['noShow', 'Appointment'], params: uuidParam, body: z.object({}).strict(),
     responses: { 200: { description: 'Marked', schema: appointmentSchema }, 409: { description: 'Checked in or ended' }, 422: { description: 'Not started yet' } },
     handler: async ({ params, deps, actor, ability }) => ({ body: await markNoShow(deps, actor, ability, params.id) }),

@@ -26,10 +26,11 @@ const reportSchema = z.object({
   valid: z.boolean(),
   checked: z.number().int().describe('Rows verified before the first break (all of them when valid)'),
   firstBrokenId: z.string().optional().describe('The first row that does not verify'),
-  reason: z.enum(['hash-mismatch', 'prev-hash-mismatch']).optional()
-    .describe('hash-mismatch: the row was altered; prev-hash-mismatch: a row before it is missing (or the chain was rewritten)'),
+  reason: z.enum(['hash-mismatch', 'prev-hash-mismatch', 'anchor-mismatch']).optional()
+    .describe('hash-mismatch: the row was altered; prev-hash-mismatch: a row before it is missing (or the chain was rewritten); '
+      + 'anchor-mismatch: a chain head recorded in the append-only anchors is missing or different, so rows were cut off the end (firstBrokenId is that head)'),
   head: z.object({ id: z.string(), seq: z.string(), hash, occurredAt: instantMicros }).nullable()
-    .describe('The last sealed row; compare with the last `audit.head` log line to detect rows cut off the end'),
+    .describe('The last sealed row (checked against the anchored heads; the `audit.head` log lines are a further copy outside the database)'),
   unsealed: z.number().int().describe('Rows appended during the verification, chained by the next seal'),
 });
 

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { E164 } from '../../shared/auth/otp-code';
+import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { emailIndex } from '../../shared/crypto/user-pii';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../../shared/auth/passwords';
 import { recordAudit } from '../commands/audit';
 import { activateTotp, enrollTotp, verifySecondFactor } from '../commands/mfa';
@@ -33,6 +35,16 @@ type Ctx = Context & { state: ApiState };
 const audit = (deps: ApiDeps, ctx: Ctx, action: string, userId: string | null, resource: { type: 'User' | 'Session'; id: string | null } = { type: 'User', id: userId }) =>
   recordAudit(deps, ctx, { action, resourceType: resource.type, resourceId: resource.id, clinicId: null, actorUserId: userId });
 
+/**
+ * A failed sign-in; when the rate limiter made the account wait because of it (growing delays,
+ * then the lock), that is audited too, naming the account when it exists.
+ */
+async function auditFailure(deps: ApiDeps, ctx: Ctx, action: string, userId: string | null) {
+  await audit(deps, ctx, action, userId);
+  const attempt = ctx.state.signIn;
+  if (attempt?.delaySeconds) await audit(deps, ctx, attempt.locked ? 'auth.signin.locked' : 'auth.signin.delayed', userId);
+}
+
 const invalidCredentials = () => problems.unauthorized('Email or password is wrong');
 
 export const authRoutes = [
@@ -43,13 +55,14 @@ export const authRoutes = [
     responses: {
       200: { description: 'Tokens and the user, or (TOTP active) an MFA token for POST /auth/mfa/verify', schema: signInResult },
       401: { description: 'Wrong email or password' },
+      429: { description: 'Too many attempts from this address, or the account must wait after failed sign-ins (Retry-After)' },
     },
     async handler({ body, deps, ctx }) {
       const [user] = await deps.dataSource.query(
-        `SELECT id, status, password_hash, totp_enabled_at FROM users WHERE lower(email) = lower($1)`, [body.email]);
+        `SELECT id, status, password_hash, totp_enabled_at FROM users WHERE email_index = $1`, [emailIndex(phiKeysFor(deps.config).blindIndexKey, body.email)]);
       const ok = user?.password_hash ? await verifyPassword(user.password_hash, body.password) : (await burnPasswordCheck(body.password), false);
       if (!ok || user.status !== 'ACTIVE') {
-        await audit(deps, ctx, 'auth.login.failed', user?.id ?? null);
+        await auditFailure(deps, ctx, 'auth.login.failed', user?.id ?? null);
         throw invalidCredentials();
       }
       const result = await completeFirstFactor(deps, { id: user.id, totpEnabled: user.totp_enabled_at !== null }, ctx.ip);
@@ -158,11 +171,12 @@ export const authRoutes = [
     responses: {
       200: { description: 'Tokens and the user', schema: tokenPairSchema },
       401: { description: 'Wrong, reused or expired code, or an invalid, used or exhausted MFA token' },
+      429: { description: 'Too many attempts from this address, or the account must wait after failed codes (Retry-After)' },
     },
     async handler({ body, deps, ctx }) {
       const result = await verifySecondFactor(deps, body.mfaToken, body.code);
       if (!result.ok || !result.userId) {
-        await audit(deps, ctx, 'auth.mfa.failed', result.userId);
+        await auditFailure(deps, ctx, 'auth.mfa.failed', result.userId);
         throw problems.unauthorized('The code or the MFA token is invalid or expired');
       }
       const tokens = await startSession(deps, result.userId, true, ctx.ip);
@@ -194,11 +208,12 @@ export const authRoutes = [
     responses: {
       200: { description: 'Tokens and the user, or (TOTP active) an MFA token for POST /auth/mfa/verify', schema: signInResult },
       401: { description: 'Wrong or expired code, or too many attempts' },
+      429: { description: 'Too many attempts from this address, or the account must wait after failed sign-ins (Retry-After)' },
     },
     async handler({ body, deps, ctx }) {
       const result = await verifyOtp(deps, body);
       if (!result.ok || !result.userId) {
-        await audit(deps, ctx, 'auth.otp.failed', result.userId);
+        await auditFailure(deps, ctx, 'auth.otp.failed', result.userId);
         throw problems.unauthorized('The code is wrong or expired');
       }
       const tokens = await completeFirstFactor(deps, { id: result.userId, totpEnabled: await totpEnabled(deps, result.userId) }, ctx.ip);

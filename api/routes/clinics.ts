@@ -4,7 +4,7 @@ import { Clinic } from '../../entities';
 import { PG, pgCode } from '../../shared/db/pg-errors';
 import { problems } from '../http/problem';
 import { route, uuidParam } from '../http/route';
-import { ianaTimezone, listOf, name, slug } from './schemas';
+import { ianaTimezone, listOf, name, slug, timestamps } from './schemas';
 
 const settingsSchema = z.object({
   minNoticeMinutes: z.number().int().min(0).max(43200).optional(),
@@ -17,10 +17,12 @@ const settingsSchema = z.object({
     .describe('Reminders before the visit, in minutes (default [1440, 120]); fractions allowed'),
   noShowGraceMinutes: z.number().min(0).max(1440).optional().describe('Minutes past the start before the journey marks NO_SHOW (default 15); fractions allowed'),
   autoBookFollowUp: z.boolean().optional().describe('The follow-up journey books the nearest free slot itself (default false)'),
+  courseDayMinutes: z.number().int().min(5).max(1440).optional().describe('Compresses a Panchakarma course day to this many minutes (demos and tests; unset: calendar days)'),
+  seriesHorizonDays: z.number().int().min(1).max(800).optional().describe('Recurring series book occurrences this many days ahead (default 14); later ones are PLANNED'),
   autoRescheduleOnLeave: z.boolean().optional().describe('Visits under a new practitioner leave move to the nearest free slot instead of being offered it (default false)'),
 }).strict();
 
-const clinicSchema = z.object({ id: z.uuid(), name: z.string(), slug: z.string(), timezone: z.string(), settings: settingsSchema, createdAt: z.date(), updatedAt: z.date() });
+const clinicSchema = z.object({ id: z.uuid(), name: z.string(), slug: z.string(), timezone: z.string(), settings: settingsSchema, ...timestamps });
 const view = ({ mrnSeq: _internal, ...c }: Clinic) => c;
 
 export const clinicRoutes = [
@@ -51,7 +53,7 @@ export const clinicRoutes = [
       const clinics: Clinic[] = all
         ? await deps.dataSource.getRepository(Clinic).find({ order: { name: 'ASC' }, take: 100 })
         : await deps.dataSource.getRepository(Clinic).createQueryBuilder('c')
-          .where('c.id IN (SELECT clinic_id FROM memberships WHERE user_id = :u)', { u: auth.userId })
+          .where(`c.id IN (SELECT clinic_id FROM user_memberships(:u) WHERE status = 'ACTIVE')`, { u: auth.userId })
           .orderBy('c.name').getMany();
       return { body: { items: clinics.map(view), nextCursor: null } };
     },

@@ -3,10 +3,10 @@ import { Clinic, Location, Room } from '../../entities';
 import { ClinicScope } from '../../shared/db/clinic-scope';
 import { problems } from '../http/problem';
 import { route } from '../http/route';
-import { ianaTimezone, listOf, name } from './schemas';
+import { ianaTimezone, listOf, name, timestamps } from './schemas';
 
-const locationSchema = z.object({ id: z.uuid(), clinicId: z.uuid(), name: z.string(), address: z.string().nullable(), timezone: z.string() });
-const roomSchema = z.object({ id: z.uuid(), clinicId: z.uuid(), locationId: z.uuid(), name: z.string(), kind: z.string().nullable() });
+const locationSchema = z.object({ id: z.uuid(), clinicId: z.uuid(), name: z.string(), address: z.string().nullable(), timezone: z.string(), ...timestamps });
+const roomSchema = z.object({ id: z.uuid(), clinicId: z.uuid(), locationId: z.uuid(), name: z.string(), kind: z.string().nullable(), ...timestamps });
 
 export const locationRoutes = [
   route({

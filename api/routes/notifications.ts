@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { listNotifications } from '../commands/notifications';
 import { paginationQuery } from '../http/pagination';
 import { route } from '../http/route';
-import { listOf } from './schemas';
+import { listOf, timestamp } from './schemas';
 
 const notificationSchema = z.object({
   id: z.uuid(),
@@ -15,9 +15,9 @@ const notificationSchema = z.object({
   attempts: z.number().int(),
   providerMessageId: z.string().nullable(),
   lastError: z.string().nullable().describe('Provider error codes per channel tried, e.g. "whatsapp:131026 sms:21211"'),
-  createdAt: z.date(),
-  updatedAt: z.date(),
-  sentAt: z.date().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+  sentAt: timestamp.nullable(),
 });
 
 export const notificationRoutes = [

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { paginationQuery } from '../http/pagination';
 import { route, uuidParam } from '../http/route';
 import { createPatient, getPatient, listPatients, updatePatient } from '../commands/patients';
-import { listOf, localDate, name } from './schemas';
+import { listOf, localDate, name, timestamps } from './schemas';
 import { parseSearchQuery } from '../../shared/crypto/blind-index';
 
 /** What q looks like decides what it is matched against (SPEC §8: exact match through blind indexes). */
@@ -33,7 +33,7 @@ const patientSchema = z.object({
   id: z.uuid(), clinicId: z.uuid(), mrn: z.string(), firstName: z.string(), lastName: z.string(), dateOfBirth: z.string(),
   sex: z.string(), phone: z.string().nullable(), email: z.string().nullable(), address: z.string().nullable(),
   clinicalNotes: z.string().nullable().optional().describe('Only for DOCTOR, NURSE, CLINIC_ADMIN, SUPER_ADMIN'),
-  preferences: z.record(z.string(), z.unknown()), userId: z.uuid().nullable(), createdAt: z.date(), updatedAt: z.date(),
+  preferences: z.record(z.string(), z.unknown()), userId: z.uuid().nullable(), ...timestamps,
 });
 
 export const patientRoutes = [

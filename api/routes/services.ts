@@ -6,12 +6,13 @@ import { ClinicScope } from '../../shared/db/clinic-scope';
 import { PG, pgCode } from '../../shared/db/pg-errors';
 import { problems } from '../http/problem';
 import { route } from '../http/route';
-import { listOf, name } from './schemas';
+import { listOf, name, timestamps } from './schemas';
 
 const serviceSchema = z.object({
   id: z.uuid(), clinicId: z.uuid(), code: z.string(), name: z.string(), kind: z.string(), durationMinutes: z.number(),
   priceMinor: z.number(), currency: z.string(), requiresPayment: z.boolean(), needsRoom: z.boolean(), roomKind: z.string().nullable(),
   therapistsRequired: z.number(),
+  ...timestamps,
 });
 
 export const serviceRoutes = [

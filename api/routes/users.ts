@@ -3,13 +3,18 @@ import { ROLES } from '../../shared/permissions/roles';
 import { route } from '../http/route';
 import { uuidParam } from '../http/route';
 import { listOf, name } from './schemas';
-import { addClinicMember, listClinicMembers, updateClinicMember } from '../commands/users';
+import { addClinicMember, listClinicMembers, updateAccount, updateClinicMember } from '../commands/users';
 
-const memberSchema = z.object({ id: z.uuid(), email: z.string(), name: z.string(), phone: z.string().nullable(), status: z.string(), roles: z.array(z.enum(ROLES)) });
+const status = z.enum(['ACTIVE', 'DISABLED']);
+const memberSchema = z.object({
+  id: z.uuid(), email: z.string(), name: z.string(), phone: z.string().nullable(),
+  status: status.describe("The membership's status in this clinic (a DISABLED member has no access to it)"),
+  roles: z.array(z.enum(ROLES)),
+});
 
 export const userRoutes = [
   route({
-    method: 'post', path: '/api/v1/users', summary: 'Add a user to the clinic with a role (an existing email gains the membership)', tags: ['users'],
+    method: 'post', path: '/api/v1/users', summary: 'Add a user to the clinic with a role (an existing email gains the membership; the answer echoes what was sent)', tags: ['users'],
     access: 'clinic', permission: ['create', 'Membership'],
     body: z.object({
       email: z.email().max(320),
@@ -19,7 +24,7 @@ export const userRoutes = [
       phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be E.164, e.g. +919812345678').optional(),
     }).strict(),
     responses: { 201: { description: 'The member', schema: memberSchema } },
-    handler: async ({ body, deps, actor, ability }) => ({ status: 201, body: await addClinicMember(deps, actor, ability, body) }),
+    handler: async ({ body, deps, ctx, actor, ability }) => ({ status: 201, body: await addClinicMember(deps, ctx, actor, ability, body) }),
   }),
   route({
     method: 'get', path: '/api/v1/users', summary: 'Members of the clinic with their roles', tags: ['users'],
@@ -28,11 +33,18 @@ export const userRoutes = [
     handler: async ({ deps, actor }) => ({ body: { items: await listClinicMembers(deps, actor.clinicId!), nextCursor: null } }),
   }),
   route({
-    method: 'patch', path: '/api/v1/users/:id', summary: "Change a member's role in this clinic or their status", tags: ['users'],
+    method: 'patch', path: '/api/v1/users/:id', summary: "Change a member's role or status in this clinic (never the account: see PATCH /accounts/:id)", tags: ['users'],
     access: 'clinic', permission: ['update', 'Membership'], params: uuidParam,
-    body: z.object({ role: z.enum(ROLES).optional(), status: z.enum(['ACTIVE', 'DISABLED']).optional() }).strict()
+    body: z.object({ role: z.enum(ROLES).optional(), status: status.optional() }).strict()
       .refine((b) => b.role || b.status, { message: 'send role or status' }),
     responses: { 200: { description: 'The member', schema: memberSchema } },
-    handler: async ({ params, body, deps, actor, ability }) => ({ body: await updateClinicMember(deps, actor, ability, params.id, body) }),
+    handler: async ({ params, body, deps, ctx, actor, ability }) => ({ body: await updateClinicMember(deps, ctx, actor, ability, params.id, body) }),
+  }),
+  route({
+    method: 'patch', path: '/api/v1/accounts/:id', summary: 'Enable or disable an account everywhere (platform admins; disabling ends its sessions)', tags: ['users'],
+    access: 'user', permission: ['update', 'User'], params: uuidParam,
+    body: z.object({ status }).strict(),
+    responses: { 200: { description: 'The account', schema: z.object({ id: z.uuid(), status }) } },
+    handler: async ({ params, body, deps, ctx, actor }) => ({ body: await updateAccount(deps, ctx, actor, params.id, body) }),
   }),
 ];

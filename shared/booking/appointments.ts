@@ -20,6 +20,8 @@ export interface NewAppointment {
   status: AppointmentStatus;
   workflowId: string;
   createdBy: string | null;
+  /** The course or recurring series the visit belongs to. */
+  seriesId?: string | null;
 }
 
 export type AppointmentChange = Partial<Pick<Appointment, 'status' | 'startsAt' | 'endsAt' | 'practitionerId' | 'roomId' | 'therapistIds' | 'cancelReason'>>;

@@ -4,3 +4,6 @@ export { parseQuietHours, quietWindowAt, type QuietHours, type Window } from './
 export { planReminders, type PlannedReminder, type ReminderPlanInput } from './reminders';
 export { insideMinimumNotice, isPatientSelfService } from './notice';
 export { nearestSlot, slotSearchRange } from './slots';
+export { planAfterCare, planPreparation, type InstructionTiming, type PlannedInstruction } from './instructions';
+export { MOVABLE_STATUSES, nextStep, pendingSteps, sleepFor, stepAction, TERMINAL_STATUSES, type Step, type StepKind, type StepPlan } from './steps';
+export { parseRescheduleSignal } from './signals';

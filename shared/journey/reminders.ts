@@ -47,7 +47,12 @@ export function planReminders(input: ReminderPlanInput): PlannedReminder[] {
   return planned.sort((a, b) => a.at - b.at);
 }
 
-function outOfQuietHours(at: number, { startsAt, armedAt, quietHours, timezone }: ReminderPlanInput): number | null {
+/**
+ * `at` moved out of the patient's quiet hours, for a message about a visit at `startsAt`: to the
+ * end of the quiet window, or when that reaches the visit, just before the window began (null when
+ * that had passed before `armedAt`).
+ */
+export function outOfQuietHours(at: number, { startsAt, armedAt, quietHours, timezone }: Pick<ReminderPlanInput, 'startsAt' | 'armedAt' | 'quietHours' | 'timezone'>): number | null {
   const quiet = quietHours ? quietWindowAt(at, quietHours, timezone) : null;
   if (!quiet) return at;
   if (quiet.end < startsAt) return quiet.end;

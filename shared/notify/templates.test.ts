@@ -5,7 +5,8 @@ const visit = { clinicName: 'Sushruta Ayurveda', startsAt: '2026-03-10T04:30:00Z
 describe('templates', () => {
   it('has every template the journeys send', () => {
     expect([...TEMPLATE_NAMES].sort()).toEqual(
-      ['appointment-cancelled', 'appointment-confirmed', 'appointment-hold-expired', 'appointment-practitioner-unavailable', 'appointment-reminder', 'appointment-rescheduled', 'break-glass-report', 'follow-up-due', 'otp-code'],
+      ['appointment-cancelled', 'appointment-confirmed', 'appointment-hold-expired', 'appointment-practitioner-unavailable', 'appointment-reminder', 'appointment-rescheduled', 'break-glass-report', 'follow-up-due', 'otp-code',
+        'series-occurrence-skipped', 'service-instruction', 'therapy-cancelled', 'therapy-paused', 'therapy-phase-started', 'therapy-regimen', 'therapy-resumed'],
     );
   });
 
@@ -78,5 +79,32 @@ describe('templates', () => {
     expect(resolveLanguage('en-GB')).toBe('en');
     expect(resolveLanguage('fr')).toBe('en');
     expect(resolveLanguage(undefined)).toBe('en');
+  });
+});
+
+describe('service-instruction', () => {
+  const visit = { clinicName: 'Sushruta Ayurveda', startsAt: '2026-03-10T04:30:00Z', timezone: 'Asia/Kolkata' };
+
+  it("words a kind's preparation from its plugin, in the reader's language, with the visit", () => {
+    const en = render('service-instruction', 'en', { ...visit, kind: 'PANCHAKARMA_SESSION', key: 'ghee-and-diet' });
+    expect(en.subject).toBe("Preparing for tomorrow's Panchakarma session");
+    expect(en.text).toMatch(/medicated ghee[\s\S]*Sushruta Ayurveda, Tue.*10 Mar.*10:00/);
+    const hi = render('service-instruction', 'hi-IN', { ...visit, kind: 'PANCHAKARMA_SESSION', key: 'ghee-and-diet' });
+    expect(hi).toMatchObject({ language: 'hi', subject: 'कल के पंचकर्म सत्र की तैयारी' });
+  });
+
+  it('refuses an instruction its kind does not have, naming neither params nor PHI', () => {
+    expect(() => render('service-instruction', 'en', { ...visit, kind: 'PANCHAKARMA_SESSION', key: 'no-such' })).toThrow(TemplateError);
+    expect(() => render('service-instruction', 'en', { ...visit, kind: 'NO_KIND', key: 'bring-records' })).toThrow(/service kind "NO_KIND"/);
+    expect(() => render('service-instruction', 'en', { ...visit, kind: 'CONSULTATION' } as never)).toThrow(/missing params key/);
+  });
+});
+
+describe('long-journey templates', () => {
+  it('word a phase change, a regimen day and a skipped occurrence without patient data', () => {
+    expect(render('therapy-phase-started', 'en', { ...visit, phase: 'Paschatkarma' }).text).toContain('Paschatkarma');
+    expect(render('therapy-regimen', 'hi', { clinicName: 'Sushruta Ayurveda', phase: 'Paschatkarma', day: '9', regimen: 'Peya only.' })).toMatchObject({ text: expect.stringContaining('Peya only.'), language: 'en' });
+    expect(render('series-occurrence-skipped', 'en', { ...visit, reason: 'SLOT_TAKEN' }).text).toContain('SLOT_TAKEN');
+    expect(() => render('therapy-regimen', 'en', { clinicName: 'x', phase: 'p', day: '1' })).toThrow(TemplateError);
   });
 });

@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { serviceKind } from '../service-kinds';
 
 /**
  * Message templates: pure functions of (template, language, params). The rendered text holds PHI
@@ -28,14 +29,37 @@ type Text = (p: Params, h: Helpers) => { subject: string; text: string };
 
 interface TemplateDef {
   params: readonly string[];
+  /**
+   * Params that are secrets: filled at send time from the message's secretRef
+   * (shared/notify/message-secrets.ts), and refused in the request's params, which travel through Temporal.
+   */
+  secretParams?: readonly string[];
   texts: { en: Text } & Partial<Record<Language, Text>>;
+  /** Languages these params have text in, when that depends on them (default: the keys of `texts`). */
+  languages?: (p: Params) => readonly Language[];
 }
+
+/** The service kind's instruction `key` (shared/service-kinds), or a TemplateError naming what is unknown. */
+function instructionOf(p: Params) {
+  const kind = serviceKind(p.kind);
+  const instruction = kind && [...kind.preparation, ...kind.afterCare].find((i) => i.key === p.key);
+  if (!instruction) throw new TemplateError(`service-instruction: no instruction ${JSON.stringify(p.key)} for service kind ${JSON.stringify(p.kind)}`);
+  return instruction;
+}
+
+/** A service kind's instruction (preparation or after-care), in the reader's language, with the visit it is for. */
+const serviceInstruction = (language: Language): Text => (p, h) => {
+  const i = instructionOf(p);
+  const visit = language === 'hi' ? `${p.clinicName}, ${h.when()}` : `Your visit: ${p.clinicName}, ${h.when()}.`;
+  return { subject: i.subject[language] ?? i.subject.en, text: `${i.text[language] ?? i.text.en}\n\n${visit}` };
+};
 
 const VISIT = ['clinicName', 'startsAt', 'timezone'] as const;
 
 const TEMPLATES: Record<string, TemplateDef> = {
   'otp-code': {
     params: ['code'],
+    secretParams: ['code'],
     texts: {
       en: (p) => ({
         subject: 'Your sign-in code',
@@ -125,12 +149,66 @@ const TEMPLATES: Record<string, TemplateDef> = {
       },
     },
   },
+  // Preparation before and after-care after a visit, worded by the service kind's plugin (shared/service-kinds).
+  'service-instruction': {
+    params: ['kind', 'key', ...VISIT],
+    texts: { en: serviceInstruction('en'), hi: serviceInstruction('hi') },
+    languages: (p) => {
+      const i = instructionOf(p);
+      return LANGUAGES.filter((l) => i.text[l] !== undefined);
+    },
+  },
   'follow-up-due': {
     params: ['clinicName', 'dueDate'],
     texts: {
       en: (p, h) => ({
         subject: `Time for your follow-up at ${p.clinicName}`,
         text: `Your follow-up visit at ${p.clinicName} is due on ${h.dueDate()}. Please book a time that suits you.`,
+      }),
+    },
+  },
+  // Panchakarma course (workflows/therapy.ts): phase changes, daily regimen, pause, resume, cancel. The regimen
+  // text comes from the course template (generic care instructions, no PHI).
+  'therapy-phase-started': {
+    params: ['clinicName', 'phase', 'startsAt', 'timezone'],
+    texts: {
+      en: (p, h) => ({
+        subject: `${p.phase} begins at ${p.clinicName}`,
+        text: `Your course at ${p.clinicName} enters ${p.phase}; its first session is on ${h.when()}.`,
+      }),
+    },
+  },
+  'therapy-regimen': {
+    params: ['clinicName', 'phase', 'day', 'regimen'],
+    texts: {
+      en: (p) => ({ subject: `Today's regimen (${p.phase}, day ${p.day})`, text: `${p.regimen} — ${p.clinicName}` }),
+    },
+  },
+  'therapy-paused': {
+    params: ['clinicName'],
+    texts: {
+      en: (p) => ({ subject: `Your course at ${p.clinicName} is paused`, text: `Your course at ${p.clinicName} is paused and your coming sessions are released. We will book them again when you resume.` }),
+    },
+  },
+  'therapy-resumed': {
+    params: ['clinicName', 'startsAt', 'timezone'],
+    texts: {
+      en: (p, h) => ({ subject: `Your course at ${p.clinicName} resumes`, text: `Your course at ${p.clinicName} resumes; your next session is on ${h.when()}.` }),
+    },
+  },
+  'therapy-cancelled': {
+    params: ['clinicName'],
+    texts: {
+      en: (p) => ({ subject: `Your course at ${p.clinicName} is cancelled`, text: `Your course at ${p.clinicName} has been cancelled and its coming sessions released.` }),
+    },
+  },
+  // To the staff member who created a recurring series: one occurrence could not be booked (no patient data).
+  'series-occurrence-skipped': {
+    params: ['clinicName', 'startsAt', 'timezone', 'reason'],
+    texts: {
+      en: (p, h) => ({
+        subject: `A series occurrence was skipped at ${p.clinicName}`,
+        text: `The occurrence of ${h.when()} of a recurring series at ${p.clinicName} was skipped (${p.reason}); the series goes on. See GET /api/v1/appointment-series.`,
       }),
     },
   },
@@ -183,6 +261,9 @@ function helpers(template: string, params: Params, language: Language): Helpers 
 }
 
 /** Throws TemplateError naming the template and the missing parameter names (never their values). */
+/** The params of `template` that must never travel in a workflow payload (none for an unknown template). */
+export const secretParamsOf = (template: string): readonly string[] => (Object.hasOwn(TEMPLATES, template) ? TEMPLATES[template].secretParams ?? [] : []);
+
 export function assertRenderable(template: string, params: Params): void {
   const def = TEMPLATES[template];
   if (!def) throw new TemplateError(`Unknown template ${JSON.stringify(template)}`);
@@ -194,7 +275,8 @@ export function render(template: string, language: string | null | undefined, pa
   assertRenderable(template, params);
   const def = TEMPLATES[template];
   const wanted = resolveLanguage(language);
-  const used: Language = def.texts[wanted] ? wanted : 'en';
+  const available = def.languages ? def.languages(params) : (Object.keys(def.texts) as Language[]);
+  const used: Language = def.texts[wanted] && available.includes(wanted) ? wanted : 'en';
   const text = def.texts[used] ?? def.texts.en;
   return { ...text(params, helpers(template, params, used)), language: used };
 }

@@ -81,6 +81,8 @@ const EXPECTED: Record<Role, Grant[]> = {
     ...each(['create', 'book', 'read', 'reschedule', 'cancel', 'checkIn'], 'Appointment'),
     ...each(['manage'], 'QueueTicket', 'WaitlistEntry'),
     ...each(['create', 'read'], 'Payment'),
+    // Issue 10: the desk creates, moves, pauses and cancels courses and series.
+    ...each(['create', 'read', 'update', 'cancel'], 'TherapySeries', 'AppointmentSeries'),
   ],
   MEDICAL_ASSISTANT: [
     ...each(['read'], ...SETUP),
@@ -101,6 +103,7 @@ const EXPECTED: Record<Role, Grant[]> = {
     ...each(['read'], 'Clinic', 'Location', 'Service', 'Practitioner', 'Schedule', 'Patient'),
     ...each(['read', 'create', 'book', 'reschedule', 'cancel'], 'Appointment'),
     ...each(['read', 'create'], 'Payment'),
+    ...each(['read'], 'TherapySeries', 'AppointmentSeries'),
   ],
 };
 

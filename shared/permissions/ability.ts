@@ -157,6 +157,8 @@ const CLINIC_GRANTS: Record<ClinicRole, (r: TenantRules, actor: Actor) => void> 
     r.allowFields('read', 'Patient', PATIENT_DEMOGRAPHIC_FIELDS);
     r.allowFields(['create', 'update'], 'Patient', PATIENT_WRITABLE_DEMOGRAPHIC_FIELDS);
     r.allow(['create', 'book', 'read', 'reschedule', 'cancel', 'checkIn'], 'Appointment');
+    // Courses and series: the desk books, moves, pauses and cancels them (their sessions are its appointments).
+    r.allow(['create', 'read', 'update', 'cancel'], ['TherapySeries', 'AppointmentSeries']);
     r.allow('manage', ['QueueTicket', 'WaitlistEntry']);
     r.allow(['create', 'read'], 'Payment');
   },
@@ -189,6 +191,7 @@ const CLINIC_GRANTS: Record<ClinicRole, (r: TenantRules, actor: Actor) => void> 
     r.allowFields('read', 'Patient', PATIENT_DEMOGRAPHIC_FIELDS, { userId: actor.userId });
     r.allow(['read', 'create', 'book', 'reschedule', 'cancel'], 'Appointment', ownRecords);
     r.allow(['read', 'create'], 'Payment', ownRecords);
+    r.allow('read', ['TherapySeries', 'AppointmentSeries'], ownRecords);
   },
 };
 

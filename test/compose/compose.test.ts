@@ -17,7 +17,7 @@ const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 const QUEUES = ['booking', 'therapy', 'payments', 'notifications', 'maintenance'] as const;
 const SEARCH_ATTRIBUTES = ['ClinicId', 'PatientId', 'PractitionerId', 'AppointmentId', 'JourneyKind'];
 /** Variables the file must refuse to start without (`${VAR:?message}`). */
-const REQUIRED_VARS = ['BLIND_INDEX_KEY', 'CLINIC_DB_PASSWORD', 'JWT_SECRET', 'PHI_ENCRYPTION_KEYS', 'POSTGRES_PASSWORD', 'TEMPORAL_DB_PASSWORD'];
+const REQUIRED_VARS = ['BLIND_INDEX_KEY', 'CLINIC_API_DB_PASSWORD', 'CLINIC_DB_PASSWORD', 'JWT_SECRET', 'METRICS_TOKEN', 'PHI_ENCRYPTION_KEYS', 'POSTGRES_PASSWORD', 'TEMPORAL_DB_PASSWORD'];
 const APP_ENV_KEYS = [
   'PORT', 'DATABASE_URL', 'REDIS_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'JWT_SECRET',
   'PHI_ENCRYPTION_KEYS', 'BLIND_INDEX_KEY', 'BOOTSTRAP_ADMIN_EMAIL', 'BOOTSTRAP_ADMIN_PASSWORD', 'SMTP_URL',
@@ -37,12 +37,15 @@ interface Service {
   healthcheck?: { test?: string[] | string; disable?: boolean };
   restart?: string;
   volumes?: Array<string | Record<string, unknown>>;
+  networks?: string[] | Record<string, unknown>;
+  configs?: Array<{ source: string; target: string }>;
   stop_grace_period?: string;
   user?: string;
 }
 interface ComposeFile {
   services: Record<string, Service>;
   volumes?: Record<string, unknown>;
+  networks?: Record<string, { internal?: boolean } | null>;
   configs?: Record<string, { content?: string }>;
   [key: string]: unknown;
 }
@@ -244,6 +247,17 @@ describe('docker-compose.yml topology', () => {
     expect(JSON.stringify(api.healthcheck?.test)).toContain('/health');
   });
 
+  it('trusts X-Forwarded-For only when a proxy sits in front of the API (TRUST_PROXY hops)', () => {
+    const api = services.api;
+    const hops = String(env(api).TRUST_PROXY);
+    expect(hops).toMatch(/^\d+$/);
+    // Published ports: clients connect straight to a replica and write the header themselves.
+    if ((api.ports ?? []).length > 0) expect(hops).toBe('0');
+    else expect(Number(hops)).toBeGreaterThanOrEqual(1);
+    // Only the API reads client addresses; the setting is not smuggled into the shared app environment.
+    for (const [name, s] of appServices.filter(([n]) => n !== 'api')) expect({ name, trust: env(s).TRUST_PROXY }).toEqual({ name, trust: undefined });
+  });
+
   it('builds every application process from this repository with the same image and environment', () => {
     expect(appServices.map(([name]) => name).sort()).toEqual(['api', 'migrate', ...QUEUES.map((q) => `worker-${q}`)].sort());
     const images = new Set(appServices.map(([, s]) => s.image));
@@ -308,14 +322,60 @@ describe('docker-compose.yml topology', () => {
     }
   });
 
-  it('serves the Temporal Web UI on 8233 with the API codec endpoint', () => {
+  it('serves the Temporal Web UI only through the gateway, with the API codec on the same origin', () => {
     const ui = services['temporal-ui'];
     expect(ui.image).toMatch(/^temporalio\/ui:\d/);
-    expect(ui.ports).toEqual(['8233:8080']);
+    expect(ui.ports).toBeUndefined();
     expect(env(ui).TEMPORAL_ADDRESS).toBe('temporal:7233');
+    const uiUrl = String(interpolate(env(services.api).TEMPORAL_UI_URL, {}));
     const codec = new URL(String(interpolate(env(ui).TEMPORAL_CODEC_ENDPOINT, {})));
     expect(codec.pathname).toBe('/codec');
-    expect(codec.port).toBe('8088');
+    expect(codec.origin).toBe(new URL(uiUrl).origin);
+    expect(String(env(ui).TEMPORAL_CODEC_INCLUDE_CREDENTIALS)).toBe('true');
+    expect(services.gateway.ports).toEqual([`${new URL(uiUrl).port}:8080`]);
+  });
+
+  it('puts the Web UI behind authentication: the gateway checks the codec session before every UI request', () => {
+    const gateway = services.gateway;
+    expect(gateway.image).toMatch(/^nginx:\d/);
+    const conf = String(interpolate(compose.configs?.[gateway.configs?.[0]?.source ?? '']?.content ?? '', {}));
+    expect(gateway.configs?.[0]?.target).toBe('/etc/nginx/conf.d/default.conf');
+    const block = (name: string) => {
+      const start = conf.indexOf(`location ${name} {`);
+      expect({ name, found: start >= 0 }).toEqual({ name, found: true });
+      return conf.slice(start, conf.indexOf('}', start) + 1);
+    };
+    // The UI server is reached by one location only, and it requires the check.
+    expect(conf.match(/proxy_pass http:\/\/temporal-ui:8080/g)).toHaveLength(1);
+    expect(block('/')).toMatch(/auth_request \/_codec_session_check;/);
+    expect(block('/')).toContain('proxy_pass http://temporal-ui:8080');
+    expect(block('/')).toMatch(/error_page 401 = @sign_in;/);
+    const check = block('= /_codec_session_check');
+    expect(check).toContain('internal;');
+    expect(check).toContain('proxy_pass http://api:8088/codec/session;');
+    expect(block('@sign_in')).toContain('/codec/sign-in');
+    // Everything else the gateway serves is the API, which authenticates itself.
+    expect(block('/codec/')).toContain('proxy_pass http://api:8088;');
+    for (const path of ['= /api/v1/auth/login', '= /api/v1/auth/mfa/verify']) expect(block(path)).toContain('proxy_pass http://api:8088;');
+    expect(conf.match(/proxy_pass /g)).toHaveLength(5);
+    expect(dependencies(gateway).api?.condition).toBe('service_healthy');
+  });
+
+  it('keeps the Temporal frontend, the UI server and the data stores off the public network', () => {
+    const networksOf = (s: Service) => (Array.isArray(s.networks) ? s.networks : Object.keys(s.networks ?? {}));
+    const internal = Object.entries(compose.networks ?? {}).filter(([, n]) => n?.internal === true).map(([name]) => name);
+    expect(internal.length).toBeGreaterThan(0);
+    for (const name of ['temporal', 'temporal-ui', 'postgres', 'redis', 'temporal-schema', 'temporal-bootstrap']) {
+      const s = services[name];
+      expect({ name, ports: s.ports }).toEqual({ name, ports: undefined });
+      expect({ name, networks: networksOf(s).length > 0 && networksOf(s).every((n) => internal.includes(n)) }).toEqual({ name, networks: true });
+    }
+    // Only the gateway and the API publish ports; every service names its networks (none on the default one).
+    const publishing = Object.entries(services).filter(([, s]) => (s.ports ?? []).length > 0).map(([name]) => name).sort();
+    expect(publishing).toEqual(['api', 'gateway']);
+    for (const [name, s] of Object.entries(services)) expect({ name, networks: networksOf(s).length > 0 }).toEqual({ name, networks: true });
+    // The gRPC port is published nowhere, not even on loopback.
+    expect(RAW).not.toMatch(/^\s*-\s*"?[\d.:]*7233:7233/m);
   });
 
   it('waits on conditions: healthchecks for servers, successful exit for one-shot jobs', () => {
@@ -409,13 +469,14 @@ describe('docker-compose.yml secrets', () => {
     const used = new Set<string>();
     interpolate(compose, FULL_ENV, used);
     expect([...used].sort()).toEqual(
-      [...REQUIRED_VARS, 'CLINIC_IMAGE', 'LOG_LEVEL', 'TEMPORAL_CODEC_ENDPOINT', 'TEMPORAL_UI_URL'].sort(),
+      [...REQUIRED_VARS, 'CLINIC_IMAGE', 'LOG_LEVEL', 'TEMPORAL_UI_URL'].sort(),
     );
   });
 
   it('creates database roles without literal passwords', () => {
     const init = compose.configs?.['postgres-init']?.content ?? '';
-    expect(init).toMatch(/CREATE ROLE clinic LOGIN PASSWORD :'\w+'/);
+    expect(init).toMatch(/CREATE ROLE clinic LOGIN [A-Z ]*PASSWORD :'\w+'/);
+    expect(init).toMatch(/CREATE ROLE clinic_api LOGIN [A-Z ]*PASSWORD :'\w+' IN ROLE clinic_app/);
     expect(init).not.toMatch(/PASSWORD\s+'/i);
   });
 });

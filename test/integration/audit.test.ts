@@ -209,6 +209,47 @@ describe('GET /audit-logs/verify', () => {
     expect(res.body).toMatchObject({ valid: false, firstBrokenId: ids[gone + 1], reason: 'prev-hash-mismatch', checked: gone });
   });
 
+  it('reports the newest rows deleted by the owner (trigger bypassed) as an anchor mismatch, and keeps reporting it', async () => {
+    const f = await createClinic(api, su, ['AUDITOR', 'DOCTOR']);
+    for (let i = 0; i < 4; i++) await readPatient(f);
+    const ids = await chainIds(f.clinicId);
+    expect((await verify(f)).body).toMatchObject({ valid: true });
+    const all = await chainIds(f.clinicId);
+    const cut = all.slice(-3);
+    await tamper('DELETE FROM audit_logs WHERE id = ANY($1::bigint[])', [cut]);
+    const res = await verify(f);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ valid: false, reason: 'anchor-mismatch' });
+    expect(cut).toContain(res.body.firstBrokenId);
+    expect(ids.length).toBeGreaterThan(0);
+    // New rows chained onto the shortened chain do not hide the cut.
+    for (let i = 0; i < 3; i++) await readPatient(f);
+    await chainIds(f.clinicId);
+    expect((await verify(f)).body).toMatchObject({ valid: false, reason: 'anchor-mismatch' });
+  });
+
+  it('keeps anchors append-only: the app role may only read them, the owner may not change them', async () => {
+    const f = await createClinic(api, su, ['AUDITOR', 'DOCTOR']);
+    await readPatient(f);
+    await chainIds(f.clinicId);
+    const asApp = (sql: string) => runInClinic(f.clinicId, () => app().query(sql, [f.clinicId]));
+    expect((await asApp('SELECT count(*)::int AS n FROM audit_anchors WHERE clinic_id = $1'))[0].n).toBeGreaterThanOrEqual(1);
+    for (const sql of [
+      `INSERT INTO audit_anchors (clinic_id, chain_seq, head_id, hash) VALUES ($1, 1, 1, 'x')`,
+      `UPDATE audit_anchors SET hash = 'x' WHERE clinic_id = $1`,
+      `DELETE FROM audit_anchors WHERE clinic_id = $1`,
+    ]) {
+      await expect(asApp(sql)).rejects.toMatchObject({ driverError: expect.objectContaining({ code: '42501' }) });
+    }
+    for (const sql of [`UPDATE audit_anchors SET hash = 'x' WHERE clinic_id = $1`, `DELETE FROM audit_anchors WHERE clinic_id = $1`]) {
+      await expect(owner().query(sql, [f.clinicId])).rejects.toMatchObject({ message: 'audit_anchors is append-only' });
+    }
+    await expect(owner().query('TRUNCATE audit_anchors')).rejects.toMatchObject({ message: 'audit_anchors is append-only' });
+    // Another clinic's context sees none of them.
+    const other = await createClinic(api, su, ['AUDITOR']);
+    expect((await runInClinic(other.clinicId, () => app().query('SELECT count(*)::int AS n FROM audit_anchors WHERE clinic_id = $1', [f.clinicId])))[0].n).toBe(0);
+  });
+
   it('keeps the chain valid under 50 concurrent patient reads', async () => {
     const f = await createClinic(api, su, ['AUDITOR', 'DOCTOR']);
     const before = (await chainIds(f.clinicId)).length;
@@ -271,11 +312,11 @@ describe('chain head in the log stream', () => {
     expect(last).toMatchObject({ chain: f.clinicId, headId: head.id, headHash: head.hash });
     expect(JSON.stringify(lines)).not.toMatch(/test\.append/);
 
-    // Cutting the tail off leaves a valid chain whose head no longer matches the logged one.
+    // Cutting the tail off leaves a head that no longer matches the logged one, and the anchors notice.
     await tamper('DELETE FROM audit_logs WHERE id = $1', [head.id]);
     const after = await verifyChain({ dataSource: owner() }, f.clinicId);
-    expect(after.valid).toBe(true);
     expect(after.head?.hash).not.toBe(last.headHash);
+    expect(after).toMatchObject({ valid: false, reason: 'anchor-mismatch', firstBrokenId: head.id });
   });
 });
 
@@ -304,6 +345,14 @@ describe('migration', () => {
       // New rows continue the migrated chain.
       await current.query(`INSERT INTO audit_logs (clinic_id, action, resource_type) VALUES ($1, 'new', 'Test')`, [a]);
       expect(await verifyChain({ dataSource: current }, a)).toMatchObject({ valid: true, checked: 4 });
+      // The heads at migration time were anchored: cutting b's last row shows.
+      const [bHead] = await current.query('SELECT id::text AS id FROM audit_logs WHERE clinic_id = $1 ORDER BY chain_seq DESC LIMIT 1', [b]);
+      await current.transaction(async (tx) => {
+        await tx.query('ALTER TABLE audit_logs DISABLE TRIGGER audit_logs_no_update_delete');
+        await tx.query('DELETE FROM audit_logs WHERE id = $1', [bHead.id]);
+        await tx.query('ALTER TABLE audit_logs ENABLE TRIGGER audit_logs_no_update_delete');
+      });
+      expect(await verifyChain({ dataSource: current }, b)).toMatchObject({ valid: false, reason: 'anchor-mismatch', firstBrokenId: bHead.id });
     } finally {
       if (legacy.isInitialized) await legacy.destroy();
       if (current?.isInitialized) await current.destroy();

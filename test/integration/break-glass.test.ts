@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { createApp } from '../../api/app';
 import type { ApiDeps } from '../../api/http/state';
 import { loadConfig } from '../../shared/config';
 import { createDataConverter } from '../../shared/temporal/data-converter';
 import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
 import { Api, client } from '../support/http';
 import { SmtpStandIn, startSmtpServer } from '../support/smtp-server';
-import { Stack, startStack } from '../support/stack';
+import { Stack, startStack, testApp } from '../support/stack';
+import { storedUser } from '../support/users';
 import { tcpProxy } from '../support/tcp-proxy';
 
 /**
@@ -146,7 +146,7 @@ describe('reporting and oversight', () => {
     const res = await breakGlass('NURSE');
     expect(res.status).toBe(201);
     const mail = await reportOf(res.body.id);
-    const [officer] = await db().query('SELECT email FROM users WHERE id = $1', [c.userIds.COMPLIANCE_OFFICER]);
+    const officer = await storedUser(db(), c.userIds.COMPLIANCE_OFFICER);
     const [{ mrn }] = await db().query('SELECT mrn FROM patients WHERE id = $1', [patientId]);
     expect(mail.to).toEqual([officer.email]);
     expect(mail.subject).toBe(`Break-glass access at Clinic ${c.slug}`);
@@ -165,7 +165,7 @@ describe('reporting and oversight', () => {
     expect(res.status).toBe(201);
     expect(res.body.reportedTo).toBe(1);
     const mail = await reportOf(res.body.id);
-    const [admin] = await db().query('SELECT email FROM users WHERE id = $1', [small.userIds.CLINIC_ADMIN]);
+    const admin = await storedUser(db(), small.userIds.CLINIC_ADMIN);
     expect(mail.to).toEqual([admin.email]);
   });
 
@@ -216,7 +216,7 @@ describe('reporting and oversight', () => {
 
 describe('when the report cannot be sent or reads are not audited', () => {
   async function withApi(deps: Partial<ApiDeps>, fn: (api: Api) => Promise<void>) {
-    const server: Server = createServer(createApp({ ...stack.deps, dataSource: stack.appDataSource, ...deps }).callback());
+    const server: Server = createServer(testApp(stack, deps).callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       await fn(client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));

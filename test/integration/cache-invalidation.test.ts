@@ -4,13 +4,12 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { DateTime } from 'luxon';
-import { createApp } from '../../api/app';
 import { createMetrics } from '../../api/http/metrics';
 import { Cache, cacheTags } from '../../shared/cache';
 import { createRedis } from '../../shared/redis';
 import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
 import { Api, client, Res } from '../support/http';
-import { Stack, startStack } from '../support/stack';
+import { Stack, startStack, testApp } from '../support/stack';
 
 /**
  * Cached reads (availability, day view, dashboard): evidence that they are cached, that
@@ -301,7 +300,7 @@ describe('Redis down', () => {
     deadRedis.on('error', () => undefined);
     const metrics = createMetrics();
     const cache = new Cache(deadRedis, stack.deps.log, metrics, { local: { ttlMs: 60_000, maxEntries: 100 } });
-    const server = createServer(createApp({ ...stack.deps, dataSource: stack.appDataSource, redis: deadRedis, cache, metrics }).callback()).listen(0);
+    const server = createServer(testApp(stack, { redis: deadRedis, cache, metrics }).callback()).listen(0);
     const down = client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     try {
       const [from, to] = ['2027-05-03T10:00:00+05:30', '2027-05-03T11:00:00+05:30'];

@@ -16,6 +16,8 @@ let stack: Stack;
 let api: Api;
 let su: string;
 let c: ClinicFixture;
+/** Another clinic: its staff must not read clinic c's payloads. */
+let other: ClinicFixture;
 
 const REASON = 'Fake patient Zubeida Hakimuddin phoned: fever';
 const ENCRYPTED = Buffer.from('binary/encrypted').toString('base64');
@@ -70,6 +72,7 @@ beforeAll(async () => {
   api = client(stack.baseUrl);
   su = await adminToken(api);
   c = await createClinic(api, su, ['CLINIC_ADMIN', 'RECEPTIONIST', 'DOCTOR', 'AUDITOR', 'DATA_ANALYST']);
+  other = await createClinic(api, su, ['CLINIC_ADMIN', 'DOCTOR']);
   const booked = await book(nextSlot());
   expect(booked.status).toBe(201);
   ({ workflowId, id: appointmentId } = booked.body);
@@ -94,7 +97,8 @@ describe('payload codec on the wire', () => {
     expect(payloads.length).toBeGreaterThanOrEqual(6);
     expect(found.filter((x) => x.p.metadata!.encoding !== ENCRYPTED).map((x) => `${x.path}: ${text(x.p.metadata!.encoding)} ${text(x.p.data)}`)).toEqual([]);
     for (const p of payloads) {
-      expect(text(p.metadata!['encryption-key-id'])).toBe('test2');
+      // Every payload under the clinic's own key (issue 8.12): input, update arguments and results, activities, failure-free result.
+      expect(text(p.metadata!['encryption-key-id'])).toBe(`clinic:${c.clinicId}:test2`);
       for (const clear of [appointmentId, c.patientId, c.clinicId, 'Zubeida', 'CANCELLED']) expect(text(p.data)).not.toContain(clear);
     }
     const markers = payloadsOf(h.events).filter((x) => x.where === 'marker');
@@ -133,6 +137,7 @@ describe('payload codec on the wire', () => {
     for (const f of failures) {
       expect(f.message).toBe('Encoded failure');
       expect(f.encodedAttributes!.metadata!.encoding).toBe(ENCRYPTED);
+      expect(text(f.encodedAttributes!.metadata!['encryption-key-id'])).toBe(`clinic:${c.clinicId}:test2`);
     }
     expect(JSON.stringify(history(refusedWorkflowId))).not.toMatch(/slot is already taken/i);
   });
@@ -158,6 +163,24 @@ describe('codec endpoint for the Web UI', () => {
     expect(audited[0].n).toBeGreaterThanOrEqual(1);
   });
 
+  it("leaves another clinic's payloads sealed for staff of a clinic, and audits the refusal in the owner's chain", async () => {
+    for (const token of [other.tokens.CLINIC_ADMIN, other.tokens.DOCTOR]) {
+      const res = await decode(encrypted, token);
+      expect(res.status).toBe(200);
+      expect(res.body.payloads).toEqual(encrypted);
+      expect(JSON.stringify(res.body)).not.toContain(Buffer.from(REASON).toString('base64').slice(0, 20));
+    }
+    const denied = await stack.deps.dataSource.query(
+      `SELECT count(*)::int AS n FROM audit_logs WHERE action = 'permission.denied' AND resource_type = 'TemporalPayload' AND clinic_id = $1 AND actor_user_id = $2`,
+      [c.clinicId, other.userIds.CLINIC_ADMIN]);
+    expect(denied[0].n).toBeGreaterThanOrEqual(1);
+    // A batch mixing both clinics' payloads: each opens only for its own staff.
+    const plainB = [{ metadata: { encoding: JSON_PLAIN }, data: Buffer.from(JSON.stringify({ clinicId: other.clinicId, n: 1 })).toString('base64') }];
+    const sealedB = (await api.call('POST', '/codec/encode', { token: other.tokens.CLINIC_ADMIN, body: { payloads: plainB }, headers: other.h })).body.payloads;
+    const mixed = await decode([encrypted[0], ...sealedB], other.tokens.DOCTOR);
+    expect(mixed.body.payloads).toEqual([encrypted[0], ...plainB]);
+  });
+
   it('refuses roles without patient access (403) and anonymous callers (401)', async () => {
     for (const role of ['AUDITOR', 'DATA_ANALYST']) {
       const res = await decode(encrypted, c.tokens[role]);
@@ -168,13 +191,44 @@ describe('codec endpoint for the Web UI', () => {
     expect((await decode(encrypted, 'not-a-token')).status).toBe(401);
   });
 
-  it('encodes, and round-trips through decode', async () => {
+  it('encodes under the clinic named by the value or the request, and round-trips through decode', async () => {
     const plain = [{ metadata: { encoding: JSON_PLAIN }, data: Buffer.from(JSON.stringify({ reason: REASON })).toString('base64') }];
-    const enc = await api.call('POST', '/codec/encode', { token: c.tokens.CLINIC_ADMIN, body: { payloads: plain } });
+    const enc = await api.call('POST', '/codec/encode', { token: c.tokens.CLINIC_ADMIN, body: { payloads: plain }, headers: c.h });
     expect(enc.status).toBe(200);
     expect(enc.body.payloads[0].metadata.encoding).toBe(ENCRYPTED);
+    expect(text(enc.body.payloads[0].metadata['encryption-key-id'])).toBe(`clinic:${c.clinicId}:test2`);
     expect(text(enc.body.payloads[0].data)).not.toContain('Zubeida');
     expect((await decode(enc.body.payloads, c.tokens.CLINIC_ADMIN)).body).toEqual({ payloads: plain });
+    // The other clinic's staff get it back still sealed.
+    expect((await decode(enc.body.payloads, other.tokens.CLINIC_ADMIN)).body).toEqual({ payloads: enc.body.payloads });
+  });
+
+  it('refuses to encode what it cannot seal (no encoding, already sealed, a foreign clinic); platform payloads for platform roles only', async () => {
+    const enc = (payloads: unknown[], token: string, headers: Record<string, string> = {}) => api.call('POST', '/codec/encode', { token, body: { payloads }, headers });
+    const noEncoding = await enc([{ data: Buffer.from('{}').toString('base64') }], c.tokens.CLINIC_ADMIN, c.h);
+    expect(noEncoding.status).toBe(400);
+    expect(noEncoding.body.errors[0].field).toBe('body.payloads.0.metadata.encoding');
+    const sealed = await enc([encrypted[0]], c.tokens.CLINIC_ADMIN, c.h);
+    expect(sealed.status).toBe(400);
+    expect(sealed.body.errors[0].field).toBe('body.payloads.0.metadata.encoding');
+    const foreignValue = [{ metadata: { encoding: JSON_PLAIN }, data: Buffer.from(JSON.stringify({ clinicId: other.clinicId, startsAt: 'x' })).toString('base64') }];
+    expect((await enc(foreignValue, c.tokens.CLINIC_ADMIN, c.h)).status).toBe(403);
+    expect((await enc(foreignValue, c.tokens.CLINIC_ADMIN, other.h)).status).toBe(403);
+    // A platform admin with no clinic named seals for the platform; only platform roles read it back.
+    const clinicless = [{ metadata: { encoding: JSON_PLAIN }, data: Buffer.from(JSON.stringify({ note: 'platform' })).toString('base64') }];
+    const platform = await enc(clinicless, su);
+    expect(platform.status).toBe(200);
+    expect(text(platform.body.payloads[0].metadata['encryption-key-id'])).toBe('platform:test2');
+    expect((await decode(platform.body.payloads, su)).body).toEqual({ payloads: clinicless });
+    expect((await decode(platform.body.payloads, c.tokens.CLINIC_ADMIN)).body).toEqual({ payloads: platform.body.payloads });
+  });
+
+  it('accepts an absent or empty payload list (the CLI sends {} for a query without arguments)', async () => {
+    for (const body of [{}, { payloads: [] }]) {
+      const res = await api.call('POST', '/codec/decode', { token: c.tokens.CLINIC_ADMIN, body, headers: { 'x-namespace': 'default' } });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ payloads: [] });
+    }
   });
 
   it('rejects bad bodies, another namespace and undecryptable payloads with problems', async () => {
@@ -208,5 +262,52 @@ describe('codec endpoint for the Web UI', () => {
     const decoded = ordinary(JSON.parse(await show(c.tokens.CLINIC_ADMIN)).events);
     expect(decoded.every((p) => p.metadata!.encoding === JSON_PLAIN)).toBe(true);
     expect(decoded.map((p) => text(p.data)).join('\n')).toContain(REASON);
+  });
+
+  describe('codec session cookie for the Web UI', () => {
+    const cookieOf = (res: { headers: Headers }) => /clinic_codec_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1];
+    const withCookie = (cookie: string, headers: Record<string, string> = {}) =>
+      api.call('POST', '/codec/decode', { body: { payloads: encrypted }, headers: { cookie: `clinic_codec_session=${cookie}`, 'x-namespace': 'default', ...headers } });
+
+    it('turns a staff sign-in into an HttpOnly, SameSite=Strict cookie that decodes, dies with the session, and answers the UI origin only', async () => {
+      const email = `doctor-${c.slug}@test.local`;
+      const signIn = await api.post('/api/v1/auth/login', { email, password: `pw-${c.slug}-DOCTOR-long` });
+      expect(signIn.status).toBe(200);
+      const started = await api.call('POST', '/codec/session', { token: signIn.body.accessToken });
+      expect(started.status).toBe(200);
+      const setCookie = started.headers.get('set-cookie')!;
+      expect(setCookie).toMatch(/httponly/i);
+      expect(setCookie).toMatch(/samesite=strict/i);
+      const cookie = cookieOf(started)!;
+      expect(cookie).toEqual(expect.any(String));
+
+      const viaCookie = await withCookie(cookie, { origin: UI_ORIGIN });
+      expect(viaCookie.status).toBe(200);
+      expect(viaCookie.body.payloads.map((p: WirePayload) => text(p.data)).join('\n')).toContain(REASON);
+      expect((await api.call('GET', '/codec/session', { headers: { cookie: `clinic_codec_session=${cookie}` } })).status).toBe(204);
+      // Another site's page cannot ride the cookie; the cookie is no bearer token.
+      expect((await withCookie(cookie, { origin: 'https://evil.example' })).status).toBe(403);
+      expect((await api.get('/api/v1/auth/me', cookie)).status).toBe(401);
+
+      expect((await api.post('/api/v1/auth/logout', { refreshToken: signIn.body.refreshToken })).status).toBeLessThan(300);
+      expect((await withCookie(cookie, { origin: UI_ORIGIN })).status).toBe(401);
+      expect((await api.call('GET', '/codec/session', { headers: { cookie: `clinic_codec_session=${cookie}` } })).status).toBe(401);
+    });
+
+    it('refuses the cookie to roles that may decode nothing, and a forged cookie', async () => {
+      expect((await api.call('POST', '/codec/session', { token: c.tokens.AUDITOR })).status).toBe(403);
+      expect((await withCookie('not.a.jwt')).status).toBe(401);
+      expect((await withCookie(c.tokens.DOCTOR)).status).toBe(401); // an access token is not a codec session
+    });
+
+    it('serves the sign-in page with a strict CSP, returning only to the Web UI', async () => {
+      const page = await api.get('/codec/sign-in?return=https://evil.example/x');
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(page.body).toContain('/codec/sign-in.js');
+      expect(page.body).not.toContain('evil.example');
+      const back = await api.get(`/codec/sign-in?return=${encodeURIComponent(`${UI_ORIGIN}/namespaces/default/workflows/x`)}`);
+      expect(back.body).toContain(`${UI_ORIGIN}/namespaces/default/workflows/x`);
+    });
   });
 });

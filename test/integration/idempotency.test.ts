@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { createApp } from '../../api/app';
 import { idFromKey } from '../../api/commands/idempotency';
 import { holdLease } from '../../api/commands/idempotency-liveness';
 import type { ApiDeps } from '../../api/http/state';
@@ -11,7 +10,7 @@ import { createAppDataSource } from '../../shared/db/data-source';
 import { createRedis } from '../../shared/redis';
 import { adminToken, ClinicFixture, createClinic, nextSlot } from '../support/fixtures';
 import { Api, client } from '../support/http';
-import { Stack, startStack } from '../support/stack';
+import { Stack, startStack, testApp } from '../support/stack';
 import { tcpProxy } from '../support/tcp-proxy';
 
 /**
@@ -79,13 +78,14 @@ async function lockPractitioner(): Promise<{ runner: QueryRunner; pid: number }>
 }
 const bookingBlockedBy = (pid: number) => until('the booking INSERT to wait on the lock', 20_000, async () => {
   const [{ n }] = await stack.deps.dataSource.query(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) AND query LIKE '%INSERT INTO appointments%'`, [pid]);
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) AND query ILIKE '%INSERT INTO%appointments%'`, [pid]);
   return n > 0 ? true : undefined;
 });
 
 /** An API process of its own on the stack's Temporal, workers and Redis, with other dependencies. */
 async function apiWith(deps: Partial<ApiDeps>): Promise<{ http: Api; close(): Promise<void> }> {
-  const server: Server = createServer(createApp({ ...stack.deps, dataSource: stack.appDataSource, ...deps }).callback());
+  const { dataSource, ...rest } = deps;
+  const server: Server = createServer(testApp(stack, rest, dataSource).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     http: client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),

@@ -4,6 +4,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createNotificationActivities } from '../../activities/notifications';
 import { phiKeysFor } from '../../shared/crypto/patient-phi';
+import { sealOtpCode } from '../../shared/notify/message-secrets';
 import { createSmtpEmail } from '../../shared/notify/providers/email-smtp';
 import { createTwilioSms } from '../../shared/notify/providers/sms-twilio';
 import { createWhatsAppCloud } from '../../shared/notify/providers/whatsapp-cloud';
@@ -84,6 +85,28 @@ const deliver = (req: MessageRequest) =>
 const outboxRow = async (key: string) =>
   (await stack.deps.dataSource.query(`SELECT * FROM notifications WHERE idempotency_key = $1`, [key]))[0];
 
+const sealedCode = async (challengeId: string): Promise<string | null> =>
+  (await stack.deps.dataSource.query(`SELECT code_sealed FROM otp_challenges WHERE id = $1`, [challengeId]))[0].code_sealed;
+
+/** A user with a phone, an OTP challenge holding its sealed code (as POST /auth/otp/request leaves it), and the message for it. */
+async function otpMessage(opts: { ttlSeconds?: number } = {}) {
+  const phone = newPhone();
+  const userRes = await api.post('/api/v1/users', { email: newEmail(), name: 'Portal User', role: 'RECEPTIONIST', phone }, c.tokens.CLINIC_ADMIN, c.h);
+  expect(userRes.status).toBe(201);
+  const code = String(100000 + Math.floor(Math.random() * 900000));
+  remember(code);
+  const challengeId = randomUUID();
+  await stack.deps.dataSource.query(
+    `INSERT INTO otp_challenges (id, user_id, purpose, channel, code_hash, code_sealed, expires_at)
+     VALUES ($1, $2, 'login', 'sms', $3, $4, now() + make_interval(secs => $5))`,
+    [challengeId, userRes.body.id, Buffer.alloc(32), sealOtpCode(phiKeysFor(stack.deps.config).ring, challengeId, code), opts.ttlSeconds ?? 300]);
+  const req: MessageRequest = {
+    idempotencyKey: `otp-${challengeId}`, clinicId: null, recipient: { kind: 'user', id: userRes.body.id },
+    template: 'otp-code', params: {}, secretRef: { kind: 'otp-challenge', id: challengeId }, channels: ['sms'],
+  };
+  return { req, code, phone, userId: userRes.body.id as string };
+}
+
 const to = (stub: ProviderStub, phone: string) => stub.messages.filter((m) => m.to.replace(/^\+/, '') === phone.replace(/^\+/, ''));
 const mailTo = (address: string) => smtp.messages.filter((m) => m.to.includes(address));
 const remember = (...texts: string[]) => texts.forEach((t) => secrets.add(t));
@@ -143,20 +166,70 @@ describe('delivery on each channel', () => {
     expect(row).toMatchObject({ status: 'SENT', channel: 'email', provider_message_id: `<${row.id}@clinic.test>` });
   });
 
-  it('sends a user-level OTP (no clinic) on the channel asked for', async () => {
-    const phone = newPhone();
-    const userRes = await api.post('/api/v1/users', { email: newEmail(), name: 'Portal User', role: 'RECEPTIONIST', phone }, c.tokens.CLINIC_ADMIN, c.h);
-    expect(userRes.status).toBe(201);
-    const code = '804213';
-    remember(code);
-    const req: MessageRequest = {
-      idempotencyKey: `otp-${randomUUID()}`, clinicId: null, recipient: { kind: 'user', id: userRes.body.id },
-      template: 'otp-code', params: { code }, channels: ['sms'],
-    };
+  it('sends a user-level OTP (no clinic) on the channel asked for, reading the code from its challenge and wiping it', async () => {
+    const { req, code, phone } = await otpMessage();
     const outcome = await deliver(req);
     expect(outcome).toMatchObject({ status: 'SENT', channel: 'sms' });
     expect(to(sms, phone).map((m) => m.body)).toEqual([expect.stringContaining(code)]);
     expect(await outboxRow(req.idempotencyKey)).toMatchObject({ clinic_id: null, recipient_kind: 'user', template: 'otp-code', status: 'SENT' });
+    expect(await sealedCode(req.secretRef!.id)).toBeNull();
+  });
+});
+
+describe('secrets by reference (issue 8 item 6)', () => {
+  it('refuses a secret in the params, or a secret template without its reference, sending nothing', async () => {
+    const { req, phone } = await otpMessage();
+    for (const bad of [{ ...req, idempotencyKey: `otp-${randomUUID()}`, params: { code: '123456' } }, { ...req, idempotencyKey: `otp-${randomUUID()}`, secretRef: undefined }]) {
+      const err = await deliver(bad).catch((e) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect(err.cause?.cause).toMatchObject({ type: 'INVALID_MESSAGE' });
+      expect(await outboxRow(bad.idempotencyKey)).toBeUndefined();
+    }
+    expect(to(sms, phone)).toHaveLength(0);
+  });
+
+  it('a retry after the send and the wipe returns SENT and sends nothing more', async () => {
+    const { req, phone } = await otpMessage();
+    const first = await deliver(req);
+    expect(first).toMatchObject({ status: 'SENT' });
+    expect(await sealedCode(req.secretRef!.id)).toBeNull();
+    // The activity run again for the same message (a retry whose completion was lost, a rerun of the workflow).
+    const activities = createNotificationActivities({ dataSource: stack.appDataSource, phiKeyring: phiKeysFor(stack.deps.config).ring, providers: {} });
+    expect(await activities.deliverMessage(req)).toEqual(first);
+    expect(await deliver(req)).toEqual(first);
+    expect(to(sms, phone)).toHaveLength(1);
+  });
+
+  it('never sends a message whose secret is gone (wiped, expired, or the challenge used): FAILED with SECRET_GONE', async () => {
+    for (const gone of [
+      (id: string) => stack.deps.dataSource.query(`UPDATE otp_challenges SET code_sealed = NULL WHERE id = $1`, [id]),
+      (id: string) => stack.deps.dataSource.query(`UPDATE otp_challenges SET expires_at = now() - interval '1 second' WHERE id = $1`, [id]),
+      (id: string) => stack.deps.dataSource.query(`UPDATE otp_challenges SET consumed_at = now() WHERE id = $1`, [id]),
+    ]) {
+      const { req, phone } = await otpMessage();
+      await gone(req.secretRef!.id);
+      const callsBefore = sms.calls;
+      expect(await deliver(req)).toMatchObject({ status: 'FAILED', channel: null });
+      expect(sms.calls).toBe(callsBefore);
+      expect(to(sms, phone)).toHaveLength(0);
+      expect(await outboxRow(req.idempotencyKey)).toMatchObject({ status: 'FAILED', last_error: 'SECRET_GONE', attempts: 0 });
+    }
+  });
+
+  it('keeps the secret through transient failures, then sends the right code once and wipes it', async () => {
+    const { req, code, phone } = await otpMessage();
+    sms.failNext(2);
+    expect(await deliver(req)).toMatchObject({ status: 'SENT', channel: 'sms' });
+    expect(to(sms, phone).map((m) => m.body)).toEqual([expect.stringContaining(code)]);
+    expect(await outboxRow(req.idempotencyKey)).toMatchObject({ attempts: 3 });
+    expect(await sealedCode(req.secretRef!.id)).toBeNull();
+  });
+
+  it('wipes the secret when the message finally fails', async () => {
+    const { req, phone } = await otpMessage();
+    sms.rejectRecipient(phone);
+    expect(await deliver(req)).toMatchObject({ status: 'FAILED' });
+    expect(await sealedCode(req.secretRef!.id)).toBeNull();
   });
 });
 

@@ -1,7 +1,7 @@
 import Ajv2020 from 'ajv/dist/2020';
 import { adminToken, createClinic } from '../support/fixtures';
 import { Api, client } from '../support/http';
-import { Stack, startStack } from '../support/stack';
+import { Stack, startStack, testApp } from '../support/stack';
 
 let stack: Stack;
 let api: Api;
@@ -85,21 +85,22 @@ describe('operations endpoints', () => {
     const big = await api.call('POST', '/api/v1/auth/login', { raw: JSON.stringify({ email: 'a@b.co', password: 'x'.repeat(200_000) }) });
     expect(big.status).toBe(413);
     const wrongType = await api.call('POST', '/api/v1/auth/login', { raw: 'email=a', headers: { 'content-type': 'text/plain' } });
-    expect(wrongType.status).toBe(400);
+    expect(wrongType.status).toBe(415);
+    const malformed = await api.call('POST', '/api/v1/auth/login', { raw: '{"email":' });
+    expect(malformed.status).toBe(400);
   });
 });
 
 describe('dependencies down', () => {
   it('answers 503 problem+json while PostgreSQL is unreachable, and recovers when it returns', async () => {
-    const { createApp } = await import('../../api/app');
-    const { createDataSource } = await import('../../shared/db/data-source');
+    const { createAppDataSource } = await import('../../shared/db/data-source');
     const { createServer } = await import('node:http');
     const { tcpProxy } = await import('../support/tcp-proxy');
     const proxy = await tcpProxy(5432);
     const url = new URL(stack.deps.config.DATABASE_URL);
     url.port = String(proxy.port);
-    const db = await createDataSource({ url: url.toString(), poolSize: 2 }).initialize();
-    const server = createServer(createApp({ ...stack.deps, dataSource: db }).callback()).listen(0);
+    const db = await createAppDataSource({ url: url.toString(), poolSize: 2, appRole: stack.deps.config.DATABASE_APP_ROLE }).initialize();
+    const server = createServer(testApp(stack, {}, db).callback()).listen(0);
     const http = client(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
     try {
       await proxy.cut();
@@ -122,12 +123,10 @@ describe('dependencies down', () => {
     const c = await createClinic(api, su, ['RECEPTIONIST']);
     const { createRedis } = await import('../../shared/redis');
     const { Cache } = await import('../../shared/cache');
-    const { createApp } = await import('../../api/app');
     const { createServer } = await import('node:http');
     const deadRedis = createRedis('redis://127.0.0.1:1/0');
     deadRedis.on('error', () => undefined);
-    const deps = { ...stack.deps, redis: deadRedis, cache: new Cache(deadRedis, stack.deps.log, stack.deps.metrics) };
-    const server = createServer(createApp(deps).callback()).listen(0);
+    const server = createServer(testApp(stack, { redis: deadRedis, cache: new Cache(deadRedis, stack.deps.log, stack.deps.metrics) }).callback()).listen(0);
     try {
       const port = (server.address() as { port: number }).port;
       const res = await client(`http://127.0.0.1:${port}`).get('/api/v1/services', c.tokens.RECEPTIONIST, c.h);

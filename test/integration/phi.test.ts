@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer, Server } from 'node:http';
 import path from 'node:path';
-import { createApp } from '../../api/app';
 import { MIGRATIONS } from '../../migrations';
 import { EncryptPatientPhi1764220000000 } from '../../migrations/1764220000000-encrypt-patient-phi';
 import { blindToken } from '../../shared/crypto/blind-index';
@@ -15,7 +14,7 @@ import { decryptPatient, phiKeysFor } from '../../shared/crypto/patient-phi';
 import { rotatePatientKeys } from '../../shared/crypto/rotate-patient-keys';
 import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
 import { Api, client } from '../support/http';
-import { Stack, startStack } from '../support/stack';
+import { Stack, startStack, testApp } from '../support/stack';
 
 /** SPEC §8: PHI encrypted at rest, exact search through blind indexes, key rotation. */
 let stack: Stack;
@@ -39,7 +38,7 @@ const ids = (res: { body: { items: { id: string }[] } }) => res.body.items.map((
 
 /** The same API (same database) under other settings, e.g. an older keyring. */
 async function serveWith(env: Record<string, string>): Promise<{ api: Api; close(): Promise<void> }> {
-  const server: Server = createServer(createApp({ ...stack.deps, config: loadConfig({ ...process.env, ...env }) }).callback());
+  const server: Server = createServer(testApp(stack, { config: loadConfig({ ...process.env, ...env }) }).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     api: client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
@@ -187,7 +186,8 @@ describe('key rotation', () => {
     // Written by an API that only knows the old key (v1), as before the new key was added.
     const old = await serveWith({ PHI_ENCRYPTION_KEYS: OLD_KEYS });
     try {
-      r = await createClinic(old.api, await adminToken(old.api), ['CLINIC_ADMIN']);
+      // The admin signs in where their account is readable (sealed under the current key); the token is good on both APIs.
+      r = await createClinic(old.api, await adminToken(api), ['CLINIC_ADMIN']);
       created = [];
       for (let i = 0; i < 11; i++) {
         const res = await old.api.post('/api/v1/patients', { firstName: `Rota${i}`, lastName: 'Tion', dateOfBirth: '1970-01-01', sex: 'unknown', phone: `+9198000000${String(i).padStart(2, '0')}` }, r.tokens.CLINIC_ADMIN, r.h);

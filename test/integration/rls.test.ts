@@ -32,9 +32,13 @@ const ownerCount = async (table: string, clinicId: string): Promise<number> =>
   (await owner().query(`SELECT count(*)::int AS n FROM ${table} WHERE clinic_id = $1`, [clinicId]))[0].n;
 
 /** Clinic-id columns on tables that deliberately have no row-level security, and why. */
-const UNSCOPED: Record<string, string> = {
-  memberships: 'identity: read at sign-in and to resolve the clinic context, before any clinic is chosen',
-  notifications: 'outbox: markNotificationUndelivered finds rows by idempotency key without a clinic (clinic_id is null for OTP messages)',
+const UNSCOPED: Record<string, string> = {};
+/**
+ * Scoped tables whose owner is deliberately not under the policy (ENABLE without FORCE), and why. The
+ * application's role always is.
+ */
+const OWNER_EXEMPT: Record<string, string> = {
+  memberships: "user_memberships() (SECURITY DEFINER, the owner's) reads one signed-in user's memberships across clinics",
 };
 
 describe('row-level security (app role)', () => {
@@ -117,7 +121,41 @@ describe('row-level security (app role)', () => {
         AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'clinic_id' AND NOT a.attisdropped)`);
     const scoped = rows.filter((r) => !(r.table in UNSCOPED));
     expect(scoped.map((r) => r.table)).toEqual(expect.arrayContaining([...RLS_TABLES, 'audit_logs']));
-    for (const r of scoped) expect(r).toEqual({ table: r.table, rls: true, forced: true, policies: 1 });
+    expect(scoped.map((r) => r.table)).toEqual(expect.arrayContaining(['memberships', 'notifications']));
+    for (const r of scoped) expect(r).toEqual({ table: r.table, rls: true, forced: !(r.table in OWNER_EXEMPT), policies: 1 });
+  });
+
+  it('memberships: a clinic sees its own, outside any clinic only the platform ones; user_memberships() gives one user all of theirs', async () => {
+    const [{ count: total }] = await owner().query(`SELECT count(*)::int AS count FROM memberships`);
+    expect(total).toBeGreaterThan(3);
+    expect(await runInClinic(a.clinicId, () => clinicsOf(app(), 'memberships'))).toEqual([a.clinicId]);
+    expect(await clinicsOf(app(), 'memberships')).toEqual([null]);
+    // B's member through A's context: nothing to read, update or delete; a B row cannot be written from A.
+    const bUser = b.userIds.RECEPTIONIST;
+    expect(await runInClinic(a.clinicId, () => app().query('SELECT 1 FROM memberships WHERE user_id = $1', [bUser]))).toEqual([]);
+    const [, updated] = await runInClinic(a.clinicId, () => app().query(`UPDATE memberships SET status = 'DISABLED' WHERE user_id = $1`, [bUser]));
+    expect(updated).toBe(0);
+    await expect(runInClinic(a.clinicId, () => app().query(`INSERT INTO memberships (user_id, clinic_id, role) VALUES ($1, $2, 'NURSE')`, [bUser, b.clinicId])))
+      .rejects.toMatchObject({ driverError: expect.objectContaining({ code: '42501' }) });
+    expect(await owner().query(`SELECT status FROM memberships WHERE user_id = $1`, [bUser])).toEqual([{ status: 'ACTIVE' }]);
+    // One user's own memberships, whatever the context, and nobody else's.
+    expect(await runInClinic(a.clinicId, () => app().query(`SELECT clinic_id, role FROM user_memberships($1)`, [bUser])))
+      .toEqual([{ clinic_id: b.clinicId, role: 'RECEPTIONIST' }]);
+  });
+
+  it('notifications: a clinic sees its own outbox rows, outside any clinic only the clinic-less ones (OTP)', async () => {
+    const insert = (clinicId: string | null, key: string) => owner().query(
+      `INSERT INTO notifications (clinic_id, recipient_kind, recipient_id, template, idempotency_key) VALUES ($1, 'user', $2, 'otp-code', $3)`,
+      [clinicId, randomUUID(), key]);
+    const tag = randomUUID().slice(0, 8);
+    await insert(a.clinicId, `rls-a-${tag}`);
+    await insert(b.clinicId, `rls-b-${tag}`);
+    await insert(null, `rls-none-${tag}`);
+    const keys = (clinicId: string | null) => runInClinic(clinicId, () => app().query(`SELECT idempotency_key AS k FROM notifications WHERE idempotency_key LIKE $1 ORDER BY 1`, [`rls-%-${tag}`]))
+      .then((rows: { k: string }[]) => rows.map((r) => r.k));
+    expect(await keys(a.clinicId)).toEqual([`rls-a-${tag}`]);
+    expect(await keys(b.clinicId)).toEqual([`rls-b-${tag}`]);
+    expect(await keys(null)).toEqual([`rls-none-${tag}`]);
   });
 });
 

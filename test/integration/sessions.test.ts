@@ -2,14 +2,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
-import { createApp } from '../../api/app';
 import type { ApiDeps } from '../../api/http/state';
 import { base32Decode, totpAt } from '../../shared/auth/totp';
 import { Cache } from '../../shared/cache';
 import { createRedis } from '../../shared/redis';
 import { adminToken, ClinicFixture, createClinic } from '../support/fixtures';
 import { Api, client } from '../support/http';
-import { Stack, startStack } from '../support/stack';
+import { Stack, startStack, testApp } from '../support/stack';
 
 let stack: Stack;
 let api: Api;
@@ -52,7 +51,7 @@ async function signIn(user: { email: string; password: string }, via: Api = api)
 
 /** The API over the same PostgreSQL and Temporal with other deps (dead Redis, other config). */
 async function appWith(overrides: Partial<ApiDeps>): Promise<Api> {
-  const server = createServer(createApp({ ...stack.deps, ...overrides }).callback());
+  const server = createServer(testApp(stack, overrides).callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   extraServers.push(server);
   return client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);

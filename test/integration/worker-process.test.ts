@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { adminToken, ClinicFixture, createClinic, nextSlot } from '../support/fixtures';
 import { Api, client } from '../support/http';
+import { startSmtpServer, SmtpStandIn } from '../support/smtp-server';
 import { Stack, startStack } from '../support/stack';
 
 /**
@@ -13,10 +14,11 @@ const ENTRY = path.resolve(__dirname, '../../dist/workers/main.js');
 let stack: Stack;
 let api: Api;
 let c: ClinicFixture;
+let smtp: SmtpStandIn | undefined;
 
-function startWorker(queues = 'booking'): ChildProcess {
+function startWorker(queues = 'booking', env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [ENTRY], {
-    env: { ...process.env, WORKER_TASK_QUEUES: queues, LOG_LEVEL: 'warn', WORKER_SHUTDOWN_GRACE_SECONDS: '5' },
+    env: { ...process.env, WORKER_TASK_QUEUES: queues, LOG_LEVEL: 'warn', WORKER_SHUTDOWN_GRACE_SECONDS: '5', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
 }
@@ -42,7 +44,11 @@ beforeAll(async () => {
   api = client(stack.baseUrl);
   c = await createClinic(api, await adminToken(api));
 });
-afterAll(() => stack?.stop());
+// Stopping replays every workflow started meanwhile (hundreds here): more than the default hook time on a loaded machine.
+afterAll(async () => {
+  await stack?.stop();
+  await smtp?.stop();
+}, 180_000);
 
 const book = (startsAt: string) => api.post('/api/v1/appointments', {
   patientId: c.patientId, practitionerId: c.practitionerId, serviceId: c.serviceId, locationId: c.locationId, startsAt,
@@ -83,4 +89,48 @@ describe('worker processes', () => {
       await exited(second);
     }
   }, 120_000);
+
+  it('drains on SIGTERM mid-load: every activity in flight finishes once, none is lost or run again', async () => {
+    smtp = await startSmtpServer();
+    smtp.slowDown(300);
+    const api2 = api;
+    const su = await adminToken(api2);
+    const d = await createClinic(api2, su, ['RECEPTIONIST', 'DOCTOR']);
+    const patient = await api2.post('/api/v1/patients', { firstName: 'Mira', lastName: 'Das', dateOfBirth: '1990-02-03', sex: 'female', email: `mira-${d.slug}@test.local` }, su, d.h);
+    expect(patient.status).toBe(201);
+    const env = { SMTP_URL: smtp.url, SMTP_FROM: 'Clinic <no-reply@clinic.test>' };
+    const first = startWorker('booking,notifications', env);
+    let second: ChildProcess | undefined;
+    try {
+      await waitFor(async () => (await pollers('booking')) > 0 && (await pollers('notifications')) > 0, 30_000, 'pollers');
+      const slots = Array.from({ length: 30 }, () => nextSlot());
+      // Each booking's journey sends one confirmation: a deliverMessage activity on the notifications queue.
+      const requests = slots.map((startsAt) => api2.post('/api/v1/appointments', {
+        patientId: patient.body.id, practitionerId: d.practitionerId, serviceId: d.serviceId, locationId: d.locationId, startsAt,
+      }, d.tokens.RECEPTIONIST, d.h));
+      // A delivery is in flight in this worker (the server holds it 300 ms): stop the worker now.
+      await waitFor(async () => smtp!.transactions > 0, 60_000, 'a delivery in flight', 5);
+      first.kill('SIGTERM');
+      second = startWorker('booking,notifications', env);
+      expect(await exited(first)).toBe(0);
+
+      const results = await Promise.all(requests);
+      expect(results.map((r) => r.status)).toEqual(slots.map(() => 201));
+      const ids = results.map((r) => r.body.id as string);
+      const confirmations = async () => (await stack.deps.dataSource.query(
+        `SELECT status, attempts FROM notifications WHERE clinic_id = $1 AND template = 'appointment-confirmed' AND idempotency_key = ANY ($2::text[])`,
+        [d.clinicId, ids.map((id) => `appointment-${id}-m1-appointment-confirmed`)])) as { status: string; attempts: number }[];
+      await waitFor(async () => (await confirmations()).filter((n) => n.status === 'SENT').length === ids.length, 60_000, 'every confirmation sent');
+      // Once each: an activity abandoned by the stopping worker would have been tried again (attempts 2) after its timeout.
+      expect((await confirmations()).map((n) => n.attempts)).toEqual(ids.map(() => 1));
+      const sentHere = new Set(smtp.messages.map((m) => m.messageId));
+      expect(sentHere.size).toBe(smtp.messages.length);
+      expect(smtp.transactions).toBeLessThanOrEqual(ids.length);
+      expect((await stack.deps.dataSource.query(`SELECT count(*)::int AS n FROM appointments WHERE clinic_id = $1`, [d.clinicId]))[0].n).toBe(ids.length);
+    } finally {
+      if (first.exitCode === null) first.kill('SIGKILL');
+      second?.kill('SIGTERM');
+      if (second) await exited(second);
+    }
+  }, 180_000);
 });

@@ -9,6 +9,7 @@ import { createDataConverter } from '../../shared/temporal/data-converter';
 import { bookingWorkflowId } from '../../workflows/booking-api';
 import { adminToken, createClinic, nextSlot } from '../support/fixtures';
 import { client } from '../support/http';
+import { readableHistory } from '../support/history-scan';
 import { installQuietRuntime } from '../support/runtime';
 import { startStack } from '../support/stack';
 import { DURABLE_JOURNEY_PATCH, PAYMENT_HOLD_PATCH } from '../../workflows/booking';
@@ -22,6 +23,8 @@ import { runPaymentsToRecord } from './record-payments';
  *
  * `booking-encrypted-*` were recorded through the payload codec under the fixed test keys of
  * global-setup; the others predate the codec (plain json payloads, which the codec passes through).
+ * `booking-serial-*` and `followup-encrypted-serial-*` come from the serial journey (SERIAL_JOURNEY_PATCH: messages as
+ * activities, kind instructions), recorded with maxCachedWorkflows 0.
  * `booking-journey-*` and `followup-*` are journeys since durable reminders (DURABLE_JOURNEY_PATCH):
  * reminders, reschedules by update and signal, leave, no-show, completion and follow-ups.
  * Recording never overwrites a file: a history is the record of the code that produced it.
@@ -108,6 +111,19 @@ describe('booking workflow replay', () => {
       expect(Buffer.from(start.metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
       expect(Buffer.from(start.data, 'base64').toString('latin1')).not.toContain('clinicId');
     }
+  });
+
+  it('holds no secret in any recorded history, read through the codec (issue 8 item 6)', async () => {
+    // Field names that carry credentials or one-time secrets; a template's `code` param is the OTP.
+    const secretField = /"(code|password|passwordHash|refreshToken|accessToken|mfaToken|totpSecret|secret|token)"\s*:/i;
+    const found: string[] = [];
+    for (const file of files) {
+      const readable = await readableHistory(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
+      expect(readable).toMatch(/"clinicId":"[0-9a-f-]{36}"/); // decoded payloads, not ciphertext
+      const hit = secretField.exec(readable);
+      if (hit) found.push(`${file}: ${hit[0]}`);
+    }
+    expect(found).toEqual([]);
   });
 
   it('has booking histories from both sides of the durable-journey patch, and follow-up histories', () => {

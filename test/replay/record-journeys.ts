@@ -45,7 +45,7 @@ export async function runJourneysToRecord(): Promise<{ ids: Record<string, strin
   await until(async () => (await status(timed.workflowId)).reminders?.[0]?.sent);
   await temporal.workflow.getHandle(timed.workflowId).signal(rescheduleSignal, { actorUserId: c.userIds.RECEPTIONIST, startsAt: new Date(Date.now() + 10_000).toISOString() });
   await temporal.workflow.getHandle(timed.workflowId).signal(rescheduleSignal, { actorUserId: c.userIds.NURSE, startsAt: at(9, 9) }); // refused: recorded only
-  ids['booking-journey-encrypted-reminded-moved-no-show'] = timed.workflowId;
+  ids['booking-serial-encrypted-reminded-moved-no-show'] = timed.workflowId;
 
   // Moved by the API (and refused once), checked in, completed with a follow-up that books a visit.
   const visit = await book(at(1, 10));
@@ -54,13 +54,13 @@ export async function runJourneysToRecord(): Promise<{ ids: Record<string, strin
   expectStatus(await post(`/api/v1/appointments/${visit.id}/reschedule`, { startsAt: at(1, 12) }), 409);
   expectStatus(await post(`/api/v1/appointments/${visit.id}/check-in`, {}, c.tokens.NURSE), 200);
   expectStatus(await post(`/api/v1/appointments/${visit.id}/complete`, { followUpInDays: 2 / 86_400 }, c.tokens.DOCTOR), 200);
-  ids['booking-journey-encrypted-completed-with-follow-up'] = visit.workflowId;
+  ids['booking-serial-encrypted-completed-with-follow-up'] = visit.workflowId;
   const booked: FollowUpStatus = await temporal.workflow.getHandle(followUpWorkflowId(visit.id)).result();
-  ids['followup-encrypted-booked'] = followUpWorkflowId(visit.id);
+  ids['followup-encrypted-serial-booked'] = followUpWorkflowId(visit.id);
   const adopted = `appointment-${booked.bookedAppointmentId}`;
   await until(async () => (await status(adopted).catch(() => null))?.phase === 'BOOKED');
   expectStatus(await post(`/api/v1/appointments/${booked.bookedAppointmentId}/cancel`, { reason: 'replay' }), 200);
-  ids['booking-journey-encrypted-adopted-cancelled'] = adopted;
+  ids['booking-serial-encrypted-adopted-cancelled'] = adopted;
 
   // Practitioner leave over a booked visit: the nearest free slot is offered; then cancelled.
   const onLeave = await book(at(2, 10));
@@ -68,7 +68,7 @@ export async function runJourneysToRecord(): Promise<{ ids: Record<string, strin
   expectStatus(await api.put(`/api/v1/practitioners/${c.practitionerId}/schedule`, { rules, exceptions: [{ from: at(2, 10), to: at(2, 11), kind: 'LEAVE' }] }, c.tokens.DOCTOR, c.h), 200);
   await until(async () => (await status(onLeave.workflowId)).offeredSlot);
   expectStatus(await post(`/api/v1/appointments/${onLeave.id}/cancel`, { reason: 'replay' }), 200);
-  ids['booking-journey-encrypted-leave-offered-cancelled'] = onLeave.workflowId;
+  ids['booking-serial-encrypted-leave-offered-cancelled'] = onLeave.workflowId;
 
   // A follow-up cancelled before it is due.
   const second = await book(at(3, 10));
@@ -76,7 +76,7 @@ export async function runJourneysToRecord(): Promise<{ ids: Record<string, strin
   const followUp = temporal.workflow.getHandle(followUpWorkflowId(second.id));
   await until(() => followUp.describe().then(() => true, () => false));
   await followUp.executeUpdate(cancelFollowUpUpdate, { args: [{ actorUserId: c.userIds.DOCTOR }] });
-  ids['followup-encrypted-cancelled'] = followUpWorkflowId(second.id);
+  ids['followup-encrypted-serial-cancelled'] = followUpWorkflowId(second.id);
 
   for (const workflowId of Object.values(ids)) await temporal.workflow.getHandle(workflowId).result();
   return { ids, stop: async () => { await stack.stop(); await smtp.stop(); } };

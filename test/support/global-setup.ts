@@ -53,7 +53,13 @@ export default async function globalSetup(): Promise<void> {
   process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
   // Every test file signs in from 127.0.0.1 against one Redis: rate limits far above any file's traffic.
   // test/integration/rate-limit.test.ts starts its own API with low ones.
-  for (const name of ['RATE_LIMIT_PER_IP', 'RATE_LIMIT_PER_USER', 'RATE_LIMIT_PER_CLINIC', 'RATE_LIMIT_LOGIN_PER_IP', 'RATE_LIMIT_LOGIN_PER_IDENTIFIER']) {
+  // Tests stand in for the one proxy in front of the API: the X-Forwarded-For they send names the client.
+  // test/integration/rate-limit.test.ts checks the default (0: the header is ignored) with its own API.
+  process.env.TRUST_PROXY ??= '1';
+  // A freshly started worker process on a loaded machine can take longer than production's deadline
+  // for its first workflow task; test/integration/workflow-deadline.test.ts sets a short one itself.
+  process.env.WORKFLOW_CALL_TIMEOUT_MS ??= '60000';
+  for (const name of ['RATE_LIMIT_PER_IP', 'RATE_LIMIT_PER_USER', 'RATE_LIMIT_PER_CLINIC', 'RATE_LIMIT_LOGIN_PER_IP', 'RATE_LIMIT_LOGIN_PER_IDENTIFIER', 'RATE_LIMIT_LOGIN_BACKOFF_AFTER']) {
     process.env[name] ??= '1000000';
   }
 }

@@ -23,6 +23,8 @@ export interface SmtpStandIn {
   readonly transactions: number;
   rejectRecipient(address: string): void;
   failNext(n: number): void;
+  /** Holds every message this long before accepting it: deliveries stay in flight. */
+  slowDown(ms: number): void;
   reset(): void;
   waitForMessages(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
   stop(): Promise<void>;
@@ -35,6 +37,7 @@ export async function startSmtpServer(): Promise<SmtpStandIn> {
   const rejected = new Set<string>();
   let transactions = 0;
   let failures = 0;
+  let delayMs = 0;
 
   const server = new SMTPServer({
     authOptional: true,
@@ -54,7 +57,8 @@ export async function startSmtpServer(): Promise<SmtpStandIn> {
     },
     onData(stream, session, callback) {
       simpleParser(stream)
-        .then((mail) => {
+        .then(async (mail) => {
+          if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
           const messageId = mail.messageId ?? '';
           if (!messageId || !messages.some((m) => m.messageId === messageId)) {
             messages.push({
@@ -82,6 +86,7 @@ export async function startSmtpServer(): Promise<SmtpStandIn> {
     get transactions() { return transactions; },
     rejectRecipient(address) { rejected.add(address.toLowerCase()); },
     failNext(n) { failures = n; },
+    slowDown(ms) { delayMs = ms; },
     reset() {
       messages.length = 0;
       rejected.clear();

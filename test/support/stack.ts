@@ -3,7 +3,10 @@ import { createServer, Server } from 'node:http';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { DataSource } from 'typeorm';
-import { installQuietRuntime } from './runtime';
+import { replayWorkflowsSince } from './replay-check';
+import { installQuietRuntime, takeNondeterminismErrors } from './runtime';
+import { login } from './fixtures';
+import { Api, client } from './http';
 import { createActivities } from '../../activities';
 import { createApp } from '../../api/app';
 import { ensureBootstrapAdmin } from '../../api/bootstrap';
@@ -39,10 +42,28 @@ export interface Stack {
  * The real thing, in process: API on a free port, workers on the run's Temporal dev server,
  * PostgreSQL and Redis. Each test file starts and stops its own.
  */
-export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<string, string> } = {}): Promise<Stack> {
-  const config = loadConfig({ ...process.env, ...opts.env });
+export interface StackOptions {
+  queues?: TaskQueue[];
+  env?: Record<string, string>;
+  /**
+   * 0: every workflow task is a replay of the history so far (what a worker restart or a cache
+   * eviction does), so a nondeterminism shows at once. Core evicts a cached run to make room for
+   * another's task, which drops local activities in flight; one workflow task at a time avoids that.
+   */
+  maxCachedWorkflows?: number;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const startedAt = new Date();
+  const replayEveryTask = opts.maxCachedWorkflows === 0;
+  const config = loadConfig({
+    ...process.env,
+    ...(replayEveryTask ? { WORKER_BOOKING_MAX_CONCURRENT_WORKFLOW_TASKS: '1', WORKER_NOTIFICATIONS_MAX_CONCURRENT_WORKFLOW_TASKS: '1' } : {}),
+    ...opts.env,
+  });
   const log = createLogger(config.LOG_LEVEL, 'test');
   const dataSource = await createAppDataSource({ url: config.DATABASE_URL, poolSize: 30, appRole: config.DATABASE_APP_ROLE }).initialize();
+  await assertUnderRowLevelSecurity(dataSource);
   const ownerDataSource = await createDataSource({ url: config.DATABASE_URL, poolSize: 5 }).initialize();
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', () => undefined);
@@ -55,7 +76,7 @@ export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<stri
   const metrics = createMetrics();
   const cache = new Cache(redis, log, metrics, { local: localCacheOptions(config) });
   const deps: ApiDeps = { config, dataSource, redis, temporal, log, metrics, cache };
-  await ensureBootstrapAdmin(dataSource, ADMIN.email, ADMIN.password, log);
+  await ensureBootstrapAdmin(dataSource, phiKeysFor(config), ADMIN.email, ADMIN.password, log);
 
   // Provider settings (SMTP_URL, SMS_*, WHATSAPP_*) come from opts.env, e.g. pointing at local stand-ins.
   const providers = createProviders(config);
@@ -64,11 +85,13 @@ export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<stri
     namespace: config.TEMPORAL_NAMESPACE,
     queues: opts.queues ?? ['booking'],
     activities: createActivities({
-      dataSource, providers, phiKeyring: phiKeysFor(config).ring, stripe: createStripe({ secretKey: config.STRIPE_SECRET_KEY, apiBase: config.STRIPE_API_BASE }), log, onAppointmentChanged: createAppointmentInvalidator(redis, log),
+      dataSource, providers, phiKeyring: phiKeysFor(config).ring, stripe: createStripe({ secretKey: config.STRIPE_SECRET_KEY, apiBase: config.STRIPE_API_BASE }), log, onAppointmentChanged: createAppointmentInvalidator(redis, log), temporal,
     }),
     workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
     concurrency: config.queueConcurrency,
-    maxCachedWorkflows: 200,
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? 200,
+    // A nondeterminism fails the workflow (and so the test waiting on it) instead of retrying its task forever.
+    workflowFailureErrorTypes: { '*': ['NondeterminismError'] },
     shutdownGraceSeconds: 1,
     dataConverter,
   });
@@ -84,6 +107,8 @@ export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<stri
     appDataSource: dataSource,
     workers,
     async stop() {
+      // Every workflow this file started, replayed whole: what a worker restart would meet.
+      const replayFailures = await replayWorkflowsSince(temporal, startedAt);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       workers.forEach((w) => w.shutdown());
@@ -94,6 +119,67 @@ export async function startStack(opts: { queues?: TaskQueue[]; env?: Record<stri
       redis.disconnect();
       await dataSource.destroy();
       await ownerDataSource.destroy();
+      const nondeterminism = [...takeNondeterminismErrors(), ...replayFailures];
+      if (nondeterminism.length) throw new Error(`Nondeterminism (TMPRL1100) during this file:\n${nondeterminism.join('\n')}`);
     },
+  };
+}
+
+/** The API and the workers must meet row-level security: a superuser or BYPASSRLS role would pass every policy. */
+async function assertUnderRowLevelSecurity(ds: DataSource): Promise<void> {
+  const [role] = await ds.query(`SELECT current_user AS name, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`);
+  if (!role || role.rolsuper || role.rolbypassrls) throw new Error(`the test API would run as ${role?.name}, which is not under row-level security`);
+}
+
+/**
+ * Another API process over the stack's services (other config, a dead Redis…). It runs as the app
+ * role, like the stack's own: `overrides` cannot bring the owner's DataSource back in, and another
+ * DataSource (e.g. through a proxy) must be one createAppDataSource made. Tests build extra APIs
+ * only through this (test/unit/test-apis.test.ts checks it).
+ */
+export function testApp(stack: Stack, overrides: Omit<Partial<ApiDeps>, 'dataSource'> = {}, dataSource: DataSource = stack.appDataSource) {
+  const { dataSource: _ignored, ...rest } = overrides as Partial<ApiDeps>;
+  const role = (dataSource.options as { extra?: { options?: string } }).extra?.options;
+  if (dataSource !== stack.appDataSource && role !== `-c role=${stack.deps.config.DATABASE_APP_ROLE}`) {
+    throw new Error('a test API must act as the app role: make its DataSource with createAppDataSource');
+  }
+  return createApp({ ...stack.deps, ...rest, dataSource });
+}
+
+export interface StackFixture {
+  readonly stack: Stack;
+  /** JSON client of the stack's API. */
+  readonly api: Api;
+  /** The bootstrap super admin's access token. */
+  readonly su: string;
+}
+
+/**
+ * The set-up every integration file repeats: a stack started before the file's tests (options may
+ * be a function, read then, e.g. to point at stand-in servers another beforeAll started), the API
+ * client and the super admin's token, and the stack stopped after them. Stopping fails the file when
+ * a nondeterminism error was logged or a workflow it started does not replay.
+ */
+export function useStack(options: StackOptions | (() => StackOptions) = {}): StackFixture {
+  let state: { stack: Stack; api: Api; su: string } | null = null;
+  const get = () => {
+    if (!state) throw new Error('useStack: the stack is started in beforeAll; use it inside tests and hooks');
+    return state;
+  };
+  beforeAll(async () => {
+    const stack = await startStack(typeof options === 'function' ? options() : options);
+    const api = client(stack.baseUrl);
+    state = { stack, api, su: '' };
+    state.su = await login(api, ADMIN.email, ADMIN.password);
+  }, 120_000);
+  afterAll(async () => {
+    const s = state;
+    state = null;
+    await s?.stack.stop();
+  }, 120_000);
+  return {
+    get stack() { return get().stack; },
+    get api() { return get().api; },
+    get su() { return get().su; },
   };
 }

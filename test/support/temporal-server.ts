@@ -4,6 +4,12 @@ import net from 'node:net';
 export const SEARCH_ATTRIBUTES = ['ClinicId', 'PatientId', 'PractitionerId', 'AppointmentId', 'JourneyKind'];
 
 /**
+ * A namespace of its own for workflow tests with stubbed activities (test/workflow): their workers
+ * serve the real queue names without taking tasks meant for the real stack's workers.
+ */
+export const STUB_NAMESPACE = 'workflow-stubs';
+
+/**
  * One machine, one task-queue partition: the dev server's default of 4 partitions makes polls miss
  * tasks sitting in another partition, which showed as ~2 s p99 outliers in bench/booking.ts.
  */
@@ -39,6 +45,7 @@ export async function startTemporalDevServer(cliPath: string, dbFile?: string): 
   const port = await freePort();
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless', '--log-level', 'error',
     ...(dbFile ? ['--db-filename', dbFile] : []),
+    '--namespace', STUB_NAMESPACE,
     ...SINGLE_PARTITION,
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a}=Keyword`])];
   const child = spawn(cliPath, args, { stdio: ['ignore', 'ignore', 'inherit'], detached: true });

@@ -1,6 +1,8 @@
 import { corsPolicies } from '../../api/http/cors';
 import { jsonDepthExceeds } from '../../api/http/json-depth';
-import { countersFor, decide, ipBucket, LocalWindows, policyOf, SIGN_IN_ROUTES } from '../../api/http/rate-limit';
+import {
+  accountGuardFor, attemptOn, countersFor, decide, delayAfter, ipBucket, LocalFailures, LocalWindows, policyOf, rateLimited, signInAccount, SIGN_IN_ROUTES,
+} from '../../api/http/rate-limit';
 import { apiRoutes } from '../../api/routes';
 import { loadConfig } from '../../shared/config';
 
@@ -32,14 +34,22 @@ describe('rate limit policies', () => {
     expect(countersFor(config, 'api', { ip: '10.1.2.3' }).map((c) => c.scope)).toEqual(['ip']);
   });
 
-  it('counts sign-in per IP and per account in the sign-in window, shared by login and OTP verification', () => {
-    const login = countersFor(config, 'login', { ip: '10.1.2.3', userId: 'ignored', account: 'digest' });
-    expect(login).toEqual([
-      { scope: 'ip', key: 'rl:signin:ip:10.1.2.3', limit: 100, windowMs: 900_000 },
-      { scope: 'account', key: 'rl:signin:account:digest', limit: 10, windowMs: 900_000 },
-    ]);
-    expect(countersFor(config, 'otp-verify', { ip: '10.1.2.3', account: 'digest' })).toEqual(login);
+  it('counts every sign-in attempt per IP in the sign-in window, login and OTP verification alike', () => {
+    const login = countersFor(config, 'login', { ip: '10.1.2.3', userId: 'ignored' });
+    expect(login).toEqual([{ scope: 'ip', key: 'rl:signin:ip:10.1.2.3', limit: 100, windowMs: 900_000 }]);
+    expect(countersFor(config, 'otp-verify', { ip: '10.1.2.3' })).toEqual(login);
     expect(countersFor(config, 'own', { ip: '10.1.2.3' })).toEqual([]);
+  });
+
+  it('keeps a failure record per account for sign-in only, shared by login and OTP verification', () => {
+    const guard = accountGuardFor(config, 'login', 'digest');
+    expect(guard).toEqual({ key: 'rl:signin:fail:digest', limit: 10, free: 3, baseMs: 2000, lockMs: 900_000, forgetMs: 900_000 });
+    expect(accountGuardFor(config, 'otp-verify', 'digest')).toEqual(guard);
+    expect(accountGuardFor(config, 'login', null)).toBeNull();
+    expect(accountGuardFor(config, 'api', 'digest')).toBeNull();
+    const account = signInAccount(config);
+    expect(account(' Someone@Example.COM ')).toBe(account('someone@example.com'));
+    expect(account('someone@example.com')).not.toContain('someone');
   });
 
   it('groups IPv6 clients by /64 and unwraps IPv4-mapped addresses', () => {
@@ -56,6 +66,63 @@ describe('rate limit policies', () => {
     expect(decide(counters, [[3000, 10], [1200, 10], [30000, 10]])).toEqual({ allowed: true });
     expect(decide(counters, [[3001, 30_000], [1201, 45_500], [1, 59_000]])).toEqual({ allowed: false, scope: 'user', retryAfterSeconds: 46 });
     expect(decide(counters, [[1, 1], [1, 1], [30001, 0]])).toEqual({ allowed: false, scope: 'clinic', retryAfterSeconds: 60 });
+  });
+});
+
+describe('consecutive failed sign-ins per account (NIST 800-63B: backoff, then a lock)', () => {
+  const limits = { ...config, RATE_LIMIT_LOGIN_PER_IDENTIFIER: 10, RATE_LIMIT_LOGIN_BACKOFF_AFTER: 3, RATE_LIMIT_LOGIN_BACKOFF_BASE_SECONDS: 2, RATE_LIMIT_LOGIN_WINDOW_SECONDS: 900 };
+
+  it('is free for the first failures, then doubles the wait, capped, and locks at the limit', () => {
+    const schedule = (l: typeof limits, upTo = 10) => Array.from({ length: upTo }, (_, i) => delayAfter(i + 1, accountGuardFor(l, 'login', 'a')!));
+    expect(schedule(limits, 12)).toEqual([0, 0, 0, 2000, 4000, 8000, 16_000, 32_000, 64_000, 900_000, 900_000, 900_000]);
+    // The doubling never outgrows the lock.
+    expect(schedule({ ...limits, RATE_LIMIT_LOGIN_BACKOFF_AFTER: 0, RATE_LIMIT_LOGIN_BACKOFF_BASE_SECONDS: 300 }))
+      .toEqual([300_000, 600_000, 900_000, 900_000, 900_000, 900_000, 900_000, 900_000, 900_000, 900_000]);
+    expect(delayAfter(5000, accountGuardFor({ ...limits, RATE_LIMIT_LOGIN_PER_IDENTIFIER: 1_000_000 }, 'login', 'a')!)).toBe(900_000);
+    // No backoff at all: only the lock.
+    expect(schedule({ ...limits, RATE_LIMIT_LOGIN_PER_IDENTIFIER: 3, RATE_LIMIT_LOGIN_BACKOFF_AFTER: 5 }, 4)).toEqual([0, 0, 900_000, 900_000]);
+  });
+
+  it('refuses while the account waits, without counting or extending the wait; counts again after it', () => {
+    const guard = accountGuardFor(limits, 'login', 'a')!;
+    const failures = new LocalFailures();
+    for (let n = 1; n <= 3; n++) expect(failures.attempt(guard, 0)).toEqual({ refused: false, failures: n, delayMs: 0 });
+    expect(failures.attempt(guard, 0)).toEqual({ refused: false, failures: 4, delayMs: 2000 });
+    expect(failures.attempt(guard, 1500)).toEqual({ refused: true, msLeft: 500 });
+    expect(failures.attempt(guard, 1999)).toEqual({ refused: true, msLeft: 1 });
+    expect(failures.attempt(guard, 2000)).toEqual({ refused: false, failures: 5, delayMs: 4000 });
+    expect(failures.attempt(guard, 6000)).toEqual({ refused: false, failures: 6, delayMs: 8000 });
+  });
+
+  it('locks at the limit, holds the lock after it for every further failure, and starts over after a success', () => {
+    const guard = accountGuardFor({ ...limits, RATE_LIMIT_LOGIN_PER_IDENTIFIER: 3, RATE_LIMIT_LOGIN_BACKOFF_AFTER: 3 }, 'login', 'a')!;
+    const failures = new LocalFailures();
+    failures.attempt(guard, 0);
+    failures.attempt(guard, 0);
+    expect(failures.attempt(guard, 0)).toEqual({ refused: false, failures: 3, delayMs: 900_000 });
+    expect(failures.attempt(guard, 899_999)).toEqual({ refused: true, msLeft: 1 });
+    expect(failures.attempt(guard, 900_000)).toEqual({ refused: false, failures: 4, delayMs: 900_000 });
+    failures.reset(guard.key);
+    expect(failures.attempt(guard, 900_001)).toEqual({ refused: false, failures: 1, delayMs: 0 });
+  });
+
+  it('forgets failures once the record has outlived its wait by the window', () => {
+    const guard = accountGuardFor(limits, 'login', 'a')!;
+    const first = attemptOn(undefined, guard, 0);
+    expect(first.record).toEqual({ failures: 1, until: 0, expiresAt: 900_000 });
+    expect(attemptOn(first.record, guard, 899_999).hit).toEqual({ refused: false, failures: 2, delayMs: 0 });
+    expect(attemptOn(first.record, guard, 900_000).hit).toEqual({ refused: false, failures: 1, delayMs: 0 });
+  });
+
+  it('refuses a waiting account with its own detail and the wait as Retry-After', () => {
+    const counters = countersFor(limits, 'login', { ip: 'i' });
+    expect(decide(counters, [[1, 900_000]], { refused: true, msLeft: 1200 })).toEqual({ allowed: false, scope: 'account', retryAfterSeconds: 2 });
+    expect(decide(counters, [[1, 900_000]], { refused: false, failures: 9, delayMs: 64_000 })).toEqual({ allowed: true });
+    expect(decide(counters, [[101, 30_000]], { refused: true, msLeft: 5000 })).toEqual({ allowed: false, scope: 'ip', retryAfterSeconds: 30 });
+    const problem = rateLimited({ scope: 'account', retryAfterSeconds: 64 });
+    expect(problem.status).toBe(429);
+    expect(problem.detail).toBe('Too many failed attempts to sign in to this account; retry in 64 s');
+    expect(problem.headers).toEqual({ 'Retry-After': '64' });
   });
 });
 

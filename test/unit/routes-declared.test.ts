@@ -46,8 +46,13 @@ const OPERATIONS: Record<string, { protection: string; token: boolean }> = {
   'GET /metrics': { protection: 'platform: read Metrics (SUPER_ADMIN, SYSTEM_ADMIN)', token: true },
   'GET /openapi.json': { protection: 'public: the API description', token: false },
   'GET /docs': { protection: 'public: the API description as a page', token: false },
-  'POST /codec/encode': { protection: 'staff who read patient data in some clinic (api/routes/codec.ts), audited', token: true },
-  'POST /codec/decode': { protection: 'staff who read patient data in some clinic (api/routes/codec.ts), audited', token: true },
+  'POST /codec/encode': { protection: 'staff who read patient data in the clinic the payload belongs to; platform payloads for platform roles (api/routes/codec.ts), audited', token: true },
+  'POST /codec/decode': { protection: 'per payload: staff who read patients in its clinic; platform payloads for platform roles; others left sealed (api/routes/codec.ts), audited', token: true },
+  'POST /codec/session': { protection: 'bearer token of staff who read patients somewhere (or a platform role): sets the Web UI codec cookie, audited', token: true },
+  'GET /codec/session': { protection: 'codec cookie or bearer token of a live session: 204 for an authenticating proxy', token: true },
+  'DELETE /codec/session': { protection: 'public: clears the caller\'s own codec cookie, nothing else', token: false },
+  'GET /codec/sign-in': { protection: 'public: the sign-in page (it calls the public sign-in routes)', token: false },
+  'GET /codec/sign-in.js': { protection: 'public: the sign-in page\'s script', token: false },
 };
 
 const key = (method: string, path: string) => `${method.toUpperCase()} ${path}`;

@@ -8,8 +8,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * CHECK, so even concurrent refunds cannot pass `amount_minor`. Clinic-scoped, behind row-level
  * security like the other clinic tables.
  */
-export class Payments1764270000000 implements MigrationInterface {
-  name = 'Payments1764270000000';
+export class Payments1764280000000 implements MigrationInterface {
+  name = 'Payments1764280000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
