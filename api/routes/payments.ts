@@ -56,7 +56,10 @@ export const paymentRoutes = [
     method: 'post', path: '/api/v1/payments/webhooks/stripe', tags: ['payments'],
     summary: 'Stripe webhook (payment_intent.succeeded / payment_failed): verified over the raw body with the signing secret and a tolerance',
     access: 'public', permission: null,
-    responses: { 200: { description: 'Received' }, 400: { description: 'Missing, forged or stale signature: nothing is done' } },
+    responses: {
+      200: { description: 'Received (acted: whether it settled a payment)', schema: z.object({ received: z.literal(true), acted: z.boolean() }) },
+      400: { description: 'Missing, forged or stale signature: nothing is done' },
+    },
     handler: async ({ deps, ctx }) => ({ body: await stripeWebhook(deps, ctx) }),
   }),
 ];

@@ -203,9 +203,9 @@ function ok(res: Res, status: number, what: string): Res {
   return res;
 }
 
-async function book(f: ClinicFixture, opts: { patientId?: string; practitionerId?: string } = {}): Promise<string> {
+async function book(f: ClinicFixture, opts: { patientId?: string; practitionerId?: string; serviceId?: string } = {}): Promise<string> {
   const res = await api.post('/api/v1/appointments', {
-    patientId: opts.patientId ?? f.patientId, practitionerId: opts.practitionerId ?? f.practitionerId, serviceId: f.serviceId, locationId: f.locationId, startsAt: nextSlot(),
+    patientId: opts.patientId ?? f.patientId, practitionerId: opts.practitionerId ?? f.practitionerId, serviceId: opts.serviceId ?? f.serviceId, locationId: f.locationId, startsAt: nextSlot(),
   }, f.tokens.CLINIC_ADMIN, f.h);
   return ok(res, 201, 'book').body.id;
 }
@@ -257,7 +257,9 @@ beforeAll(async () => {
   ok(await api.put(`/api/v1/practitioners/${otherPractitionerId}/schedule`, { rules, exceptions: [] }, a.tokens.CLINIC_ADMIN, a.h), 200, 'schedule 2');
   bAppointmentId = await book(b);
   ok(await api.post('/api/v1/payments', { appointmentId: bAppointmentId, method: 'CASH' }, b.tokens.CLINIC_ADMIN, b.h), 201, 'pay B');
-  aPaidAppointmentId = await book(a);
+  // A priced service, so every allowed role's refund of a little of it succeeds.
+  const priced = ok(await api.post('/api/v1/services', { code: 'PRICED', name: 'Priced consultation', kind: 'CONSULTATION', durationMinutes: 30, priceMinor: 100_000 }, a.tokens.CLINIC_ADMIN, a.h), 201, 'priced service');
+  aPaidAppointmentId = await book(a, { serviceId: priced.body.id });
   ok(await api.post('/api/v1/payments', { appointmentId: aPaidAppointmentId, method: 'CASH' }, a.tokens.CLINIC_ADMIN, a.h), 201, 'pay A');
 
   signIn.password = 'sign-in-password-1';

@@ -69,7 +69,7 @@ async function payOnline(appointmentId: string) {
 
 beforeAll(async () => {
   mock = await startStripeMock();
-  stack = await startStack({ queues: ['booking', 'payments'], env: { STRIPE_API_BASE: mock.apiBase, STRIPE_WEBHOOK_SECRET: SECRET, STRIPE_WEBHOOK_TOLERANCE_SECONDS: '300' } });
+  stack = await startStack({ queues: ['booking', 'payments', 'notifications'], env: { STRIPE_API_BASE: mock.apiBase, STRIPE_WEBHOOK_SECRET: SECRET, STRIPE_WEBHOOK_TOLERANCE_SECONDS: '300' } });
   api = client(stack.baseUrl);
   const su = await adminToken(api);
   a = await createClinic(api, su, ['CLINIC_ADMIN', 'RECEPTIONIST', 'PATIENT', 'DOCTOR']);
