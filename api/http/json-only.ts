@@ -12,8 +12,9 @@ export const unsupportedMediaType = () =>
  */
 export function jsonBodiesOnly(): Middleware<ApiState> {
   return async function jsonBodiesOnly(ctx, next) {
-    // ctx.is: null when the request has no body at all, false when it has one of another type.
-    if (ctx.is('application/json', '+json') === false) throw unsupportedMediaType();
+    // ctx.is: null when the request has no body at all, false when it has one of another type. An
+    // empty body (Content-Length: 0, as a bodyless POST sends) carries nothing to misread.
+    if (ctx.is('application/json', '+json') === false && ctx.request.length !== 0) throw unsupportedMediaType();
     await next();
   };
 }

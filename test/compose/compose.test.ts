@@ -370,9 +370,11 @@ describe('docker-compose.yml topology', () => {
       expect({ name, ports: s.ports }).toEqual({ name, ports: undefined });
       expect({ name, networks: networksOf(s).length > 0 && networksOf(s).every((n) => internal.includes(n)) }).toEqual({ name, networks: true });
     }
-    // Only the gateway and the API publish ports; every service names its networks (none on the default one).
+    // Only the gateway and the API publish ports (and Prometheus, on loopback); every service names its networks (none on the default one).
     const publishing = Object.entries(services).filter(([, s]) => (s.ports ?? []).length > 0).map(([name]) => name).sort();
-    expect(publishing).toEqual(['api', 'gateway']);
+    expect(publishing).toEqual(['api', 'gateway', 'prometheus']);
+    // Prometheus only on loopback, for operators on the host.
+    expect(services.prometheus.ports).toEqual(['127.0.0.1:9090:9090']);
     for (const [name, s] of Object.entries(services)) expect({ name, networks: networksOf(s).length > 0 }).toEqual({ name, networks: true });
     // The gRPC port is published nowhere, not even on loopback.
     expect(RAW).not.toMatch(/^\s*-\s*"?[\d.:]*7233:7233/m);

@@ -68,7 +68,8 @@ let appointmentId: string;
 let refusedWorkflowId: string;
 
 beforeAll(async () => {
-  stack = await startStack();
+  // Journeys send their messages on the notifications queue and end only once they are handed over.
+  stack = await startStack({ queues: ['booking', 'notifications'] });
   api = client(stack.baseUrl);
   su = await adminToken(api);
   c = await createClinic(api, su, ['CLINIC_ADMIN', 'RECEPTIONIST', 'DOCTOR', 'AUDITOR', 'DATA_ANALYST']);
@@ -79,12 +80,14 @@ beforeAll(async () => {
   expect((await api.post(`/api/v1/appointments/${appointmentId}/cancel`, { reason: REASON }, c.tokens.RECEPTIONIST, c.h)).status).toBe(200);
   await stack.deps.temporal.workflow.getHandle(workflowId).result();
 
-  // A refused booking: its failure message travels as an encoded (so encrypted) payload.
+  // A refused reschedule: the journey's failure travels as an encoded (so encrypted) payload. (A
+  // taken slot at booking is refused by the API before any journey starts.)
   const taken = nextSlot();
   expect((await book(taken)).status).toBe(201);
-  expect((await book(taken, { 'idempotency-key': 'codec-refused' })).status).toBe(409);
+  const moved = await book(nextSlot(), { 'idempotency-key': 'codec-refused' });
+  expect(moved.status).toBe(201);
   refusedWorkflowId = bookingWorkflowId(idFromKey(c.userIds.RECEPTIONIST, 'codec-refused'));
-  await stack.deps.temporal.workflow.getHandle(refusedWorkflowId).result();
+  expect((await api.post(`/api/v1/appointments/${moved.body.id}/reschedule`, { startsAt: taken }, c.tokens.RECEPTIONIST, c.h)).status).toBe(409);
 });
 afterAll(() => stack?.stop());
 
