@@ -49,7 +49,7 @@ function startCourse(body: Record<string, unknown>, token = c.tokens.RECEPTIONIS
 }
 
 beforeAll(async () => {
-  stack = await startStack({ queues: ['booking', 'therapy'] });
+  stack = await startStack({ queues: ['booking', 'therapy', 'notifications'] });
   api = client(stack.baseUrl);
   su = await adminToken(api);
   c = await createClinic(api, su, ['CLINIC_ADMIN', 'RECEPTIONIST', 'DOCTOR', 'PATIENT']);
