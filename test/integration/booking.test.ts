@@ -10,7 +10,8 @@ let su: string;
 let c: ClinicFixture;
 
 beforeAll(async () => {
-  stack = await startStack();
+  // Journeys end once their messages are handed to the notifications queue.
+  stack = await startStack({ queues: ['booking', 'notifications'] });
   api = client(stack.baseUrl);
   su = await adminToken(api);
   c = await createClinic(api, su);
