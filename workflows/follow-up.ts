@@ -1,11 +1,9 @@
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { allHandlersFinished, condition, ParentClosePolicy, proxyActivities, setHandler, startChild, uuid4 } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/common';
+import { allHandlersFinished, condition, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import type { FollowUpActivities } from '../activities/follow-up';
-import type { booking } from './booking';
-import { BOOKING_TASK_QUEUE, bookingWorkflowId } from './booking-api';
+import { startAdoptedBooking } from './booking-start';
 import { cancelFollowUpSignal, cancelFollowUpUpdate, FollowUpInput, FollowUpPhase, FollowUpStatus, followUpStatusQuery } from './follow-up-api';
 import { sendMessage } from './messages';
-import { SA } from './search-attributes';
 
 // Unbounded: a follow-up sleeps for days and must outlast a database outage rather than fail for
 // good. What never heals cannot loop: NOT_FOUND and data errors are non-retryable (activities/data-errors.ts).
@@ -82,22 +80,7 @@ async function bookNearest(journey: FollowUpJourney): Promise<void> {
     journey.phase = 'NO_SLOT';
     return;
   }
-  try {
-    await startChild<typeof booking>('booking', {
-      workflowId: bookingWorkflowId(booked.appointmentId),
-      taskQueue: BOOKING_TASK_QUEUE,
-      args: [{ appointmentId: booked.appointmentId, clinicId: journey.input.clinicId, adopted: true }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      typedSearchAttributes: [
-        { key: SA.ClinicId, value: journey.input.clinicId }, { key: SA.PatientId, value: booked.patientId },
-        { key: SA.PractitionerId, value: booked.practitionerId }, { key: SA.AppointmentId, value: booked.appointmentId },
-        { key: SA.JourneyKind, value: 'booking' },
-      ],
-    });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
+  await startAdoptedBooking({ appointmentId: booked.appointmentId, clinicId: journey.input.clinicId, patientId: booked.patientId, practitionerId: booked.practitionerId });
   journey.phase = 'BOOKED';
   journey.bookedAppointmentId = booked.appointmentId;
 }

@@ -1,14 +1,13 @@
-import { ActivityFailure, ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import {
-  allHandlersFinished, condition, continueAsNew, ParentClosePolicy, proxyActivities, setHandler, startChild, uuid4, workflowInfo,
+  allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, uuid4, workflowInfo,
 } from '@temporalio/workflow';
 import type { JourneyControlActivities } from '../activities/journey-control';
 import type { SeriesActivities } from '../activities/series';
 import { nextOccurrence, occurrencesBetween, ruleProblem } from '../shared/series/expand';
-import type { booking } from './booking';
-import { BOOKING_TASK_QUEUE, BookingFailure, bookingWorkflowId } from './booking-api';
+import { BookingFailure } from './booking-api';
+import { startAdoptedBooking } from './booking-start';
 import { sendMessage } from './messages';
-import { SA } from './search-attributes';
 import {
   CancelFromRequest, cancelFromSignal, cancelFromUpdate, ReplanRequest, replanSeriesUpdate, SeriesFailure, SeriesInput, SeriesProgress,
   seriesProgressQuery, seriesReadyUpdate, SeriesStatus, SkipOccurrenceRequest, skipOccurrenceSignal, skipOccurrenceUpdate,
@@ -141,22 +140,7 @@ class Series {
     }
     if (result.existing) return;
     this.booked += 1;
-    try {
-      await startChild<typeof booking>('booking', {
-        workflowId: bookingWorkflowId(result.appointmentId),
-        taskQueue: BOOKING_TASK_QUEUE,
-        args: [{ appointmentId: result.appointmentId, clinicId: input.clinicId, adopted: true }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: SA.ClinicId, value: input.clinicId }, { key: SA.PatientId, value: input.patientId },
-          { key: SA.PractitionerId, value: input.practitionerId }, { key: SA.AppointmentId, value: result.appointmentId },
-          { key: SA.JourneyKind, value: 'booking' },
-        ],
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
+    await startAdoptedBooking({ appointmentId: result.appointmentId, clinicId: input.clinicId, patientId: input.patientId, practitionerId: input.practitionerId });
   }
 
   async plan(): Promise<void> {

@@ -4,8 +4,8 @@ import type { JourneyControlActivities } from '../activities/journey-control';
 import type { BookSessionResult, TherapyActivities } from '../activities/therapy';
 import { courseDay, localInstant, type CourseClock } from '../shared/therapy/days';
 import { courseSessions, regimenFor, type Phase } from '../shared/therapy/templates';
-import type { booking } from './booking';
-import { BOOKING_TASK_QUEUE, BookingFailure, bookingWorkflowId } from './booking-api';
+import { BOOKING_TASK_QUEUE, BookingFailure } from './booking-api';
+import { startAdoptedBooking } from './booking-start';
 import type { followUp } from './follow-up';
 import { followUpWorkflowId } from './follow-up-api';
 import { sendMessage } from './messages';
@@ -144,23 +144,8 @@ class Course {
       status: 'BOOKED', reason: null, appointmentId: result.appointmentId, startsAt: result.startsAt, endsAt: result.endsAt,
       roomId: result.roomId, therapistIds: result.therapistIds,
     });
-    try {
-      await startChild<typeof booking>('booking', {
-        workflowId: bookingWorkflowId(result.appointmentId),
-        taskQueue: BOOKING_TASK_QUEUE,
-        args: [{ appointmentId: result.appointmentId, clinicId: input.clinicId, adopted: true }],
-        // The visit's journey outlives the course's (no-show and follow-up come after the last session).
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: SA.ClinicId, value: input.clinicId }, { key: SA.PatientId, value: input.patientId },
-          { key: SA.PractitionerId, value: input.practitionerId }, { key: SA.AppointmentId, value: result.appointmentId },
-          { key: SA.JourneyKind, value: 'booking' },
-        ],
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
+    // The visit's journey outlives the course's (no-show and follow-up come after the last session).
+    await startAdoptedBooking({ appointmentId: result.appointmentId, clinicId: input.clinicId, patientId: input.patientId, practitionerId: input.practitionerId });
   }
 
   /** Frees a booked session through its appointment's journey. */
