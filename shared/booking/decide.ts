@@ -112,8 +112,9 @@ function assign(facts: SlotFacts, slot: Interval, req: Pick<SlotRequest, 'roomId
     if (!canServe(facts, t, slot)) return { ok: false, code: 'SLOT_TAKEN', resource: 'therapists' };
     chosen.push(id);
   }
+  // Only a move has therapists to keep: availability asks this once per candidate slot, without.
   const preferred = new Set(req.prefer?.therapistIds ?? []);
-  const others = [...facts.therapists].sort((a, b) => Number(preferred.has(b.id)) - Number(preferred.has(a.id)));
+  const others = preferred.size ? [...facts.therapists].sort((a, b) => Number(preferred.has(b.id)) - Number(preferred.has(a.id))) : facts.therapists;
   for (const t of others) {
     if (chosen.length >= wanted) break;
     if (!chosen.includes(t.id) && canServe(facts, t, slot)) chosen.push(t.id);
