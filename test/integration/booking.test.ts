@@ -10,8 +10,7 @@ let su: string;
 let c: ClinicFixture;
 
 beforeAll(async () => {
-  // Journeys end once their messages are handed to the notifications queue.
-  stack = await startStack({ queues: ['booking', 'notifications'] });
+  stack = await startStack();
   api = client(stack.baseUrl);
   su = await adminToken(api);
   c = await createClinic(api, su);

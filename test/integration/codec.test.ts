@@ -68,8 +68,7 @@ let appointmentId: string;
 let refusedWorkflowId: string;
 
 beforeAll(async () => {
-  // Journeys send their messages on the notifications queue and end only once they are handed over.
-  stack = await startStack({ queues: ['booking', 'notifications'] });
+  stack = await startStack();
   api = client(stack.baseUrl);
   su = await adminToken(api);
   c = await createClinic(api, su, ['CLINIC_ADMIN', 'RECEPTIONIST', 'DOCTOR', 'AUDITOR', 'DATA_ANALYST']);

@@ -83,7 +83,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const workers = await createWorkers({
     connection: env.nativeConnection,
     namespace: config.TEMPORAL_NAMESPACE,
-    queues: opts.queues ?? ['booking'],
+    // A booking journey hands its messages to the notifications queue and ends only once they are handed over.
+    queues: opts.queues ?? ['booking', 'notifications'],
     activities: createActivities({
       dataSource, providers, phiKeyring: phiKeysFor(config).ring, stripe: createStripe({ secretKey: config.STRIPE_SECRET_KEY, apiBase: config.STRIPE_API_BASE }), log, onAppointmentChanged: createAppointmentInvalidator(redis, log), temporal,
     }),
